@@ -1,0 +1,192 @@
+//! [`Builder`]: every construction option, validated into a `Result`.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::OnceLock;
+
+use crate::raw::{table, RawMap};
+use crate::{DefaultHashBuilder, HashMap};
+
+/// The most shards a map may have.
+pub const MAX_SHARDS: usize = 1 << 16;
+
+/// How a shard moves its entries to a resized table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResizeMode {
+    /// Every write to a migrating shard evacuates its own key's bucket and
+    /// `step` more: a resize pause is bounded by the step, not the table size.
+    /// Readers meanwhile follow MOVED marks to the new table.
+    Incremental {
+        /// Old buckets evacuated per write (at least 1).
+        step: usize,
+    },
+    /// The write that triggers a resize moves the whole shard at once (higher
+    /// throughput, unbounded pause). Readers are never blocked either way.
+    Blocking,
+}
+
+impl Default for ResizeMode {
+    fn default() -> Self {
+        ResizeMode::Incremental { step: 16 }
+    }
+}
+
+/// An impossible configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// No table can hold the requested capacity.
+    CapacityOverflow,
+    /// The shard count is zero.
+    ZeroShards,
+    /// The shard count is not a power of two.
+    ShardsNotPowerOfTwo(usize),
+    /// More than [`MAX_SHARDS`] shards.
+    TooManyShards(usize),
+    /// An incremental step of zero buckets would never finish a resize.
+    ZeroStep,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::CapacityOverflow => {
+                write!(f, "capacity overflow: no table can hold that many entries")
+            }
+            BuildError::ZeroShards => write!(f, "a map needs at least one shard"),
+            BuildError::ShardsNotPowerOfTwo(n) => {
+                write!(f, "the shard count must be a power of two, not {n}")
+            }
+            BuildError::TooManyShards(n) => {
+                write!(f, "{n} shards is more than the maximum of {MAX_SHARDS}")
+            }
+            BuildError::ZeroStep => write!(
+                f,
+                "an incremental resize step must move at least one bucket"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// The default shard count: 4 × available parallelism, rounded up to a power
+/// of two, computed once per process.
+pub fn default_shards() -> usize {
+    static SHARDS: OnceLock<usize> = OnceLock::new();
+    *SHARDS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores * 4).next_power_of_two().min(MAX_SHARDS)
+    })
+}
+
+/// Configures a [`HashMap`]; see [`HashMap::builder`].
+///
+/// ```
+/// use evacmap::{HashMap, ResizeMode};
+/// let map: HashMap<u64, String> = HashMap::builder()
+///     .capacity(10_000)
+///     .shards(16)
+///     .resize_mode(ResizeMode::Blocking)
+///     .auto_shrink(false)
+///     .build()
+///     .unwrap();
+/// assert!(map.capacity() >= 10_000);
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Builder<K, V, S = DefaultHashBuilder> {
+    capacity: usize,
+    shards: Option<usize>,
+    hasher: S,
+    mode: ResizeMode,
+    auto_shrink: bool,
+    _map: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K, V> Builder<K, V, DefaultHashBuilder> {
+    pub(crate) fn new() -> Self {
+        Builder {
+            capacity: 0,
+            shards: None,
+            hasher: DefaultHashBuilder::default(),
+            mode: ResizeMode::default(),
+            auto_shrink: true,
+            _map: PhantomData,
+        }
+    }
+}
+
+impl<K, V, S> Builder<K, V, S> {
+    /// Entries the map holds without resizing; automatic shrinking never
+    /// goes below it.
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// The shard count: a power of two, at most [`MAX_SHARDS`]. Default:
+    /// [`default_shards`].
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.shards = Some(shards);
+        self
+    }
+
+    /// The hasher. Default: a fast, randomly seeded one (foldhash).
+    pub fn hasher<S2>(self, hasher: S2) -> Builder<K, V, S2> {
+        Builder {
+            capacity: self.capacity,
+            shards: self.shards,
+            hasher,
+            mode: self.mode,
+            auto_shrink: self.auto_shrink,
+            _map: PhantomData,
+        }
+    }
+
+    /// How resizes move entries. Default: incremental, 16 buckets per write.
+    pub fn resize_mode(mut self, mode: ResizeMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Whether shards shrink when their load falls far below capacity.
+    /// Default: on.
+    pub fn auto_shrink(mut self, on: bool) -> Self {
+        self.auto_shrink = on;
+        self
+    }
+
+    /// Builds the map, or says why the configuration is impossible.
+    pub fn build(self) -> Result<HashMap<K, V, S>, BuildError> {
+        let shards = self.shards.unwrap_or_else(default_shards);
+        if shards == 0 {
+            return Err(BuildError::ZeroShards);
+        }
+        if !shards.is_power_of_two() {
+            return Err(BuildError::ShardsNotPowerOfTwo(shards));
+        }
+        if shards > MAX_SHARDS {
+            return Err(BuildError::TooManyShards(shards));
+        }
+        let step = match self.mode {
+            ResizeMode::Incremental { step: 0 } => return Err(BuildError::ZeroStep),
+            ResizeMode::Incremental { step } => step,
+            ResizeMode::Blocking => usize::MAX,
+        };
+        let floor_log2 = floor_log2(self.capacity, shards).ok_or(BuildError::CapacityOverflow)?;
+        Ok(HashMap::from_parts(
+            RawMap::new(shards, floor_log2, step, self.auto_shrink),
+            self.hasher,
+            floor_log2,
+        ))
+    }
+}
+
+/// The per-shard minimum table for a map-wide capacity.
+pub(crate) fn floor_log2(capacity: usize, shards: usize) -> Option<u32> {
+    if capacity == 0 {
+        return Some(0);
+    }
+    table::log2_for(RawMap::<(), ()>::per_shard(capacity, shards)?)
+}

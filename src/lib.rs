@@ -1,0 +1,122 @@
+//! A concurrent sharded hash map with lock-free reads, incremental resizing
+//! whose old tables are retired through epoch-based reclamation, and memory
+//! that follows its contents.
+//!
+//! ```
+//! use evacmap::HashMap;
+//! use std::thread;
+//!
+//! let sessions: HashMap<u64, String> = HashMap::new();
+//! thread::scope(|s| {
+//!     s.spawn(|| for id in 0..1000 { sessions.insert(id, format!("user-{id}")); });
+//!     s.spawn(|| for id in 0..1000 { let _ = sessions.get(&id).map(|name| name.len()); });
+//! });
+//! assert_eq!(sessions.len(), 1000);
+//! assert_eq!(*sessions.get(&7).unwrap(), "user-7");
+//!
+//! // Memory follows contents: remove everything, reclaim, and the tables shrink.
+//! for id in 0..1000 { sessions.remove(&id); }
+//! let report = sessions.reclaim();
+//! assert_eq!(sessions.len(), 0);
+//! println!("{}  (pending: {} bytes)", sessions.stats(), report.pending_bytes);
+//! ```
+//!
+//! # How it works
+//! Keys are hashed once. The hash's high bits pick a *shard*; each shard has a
+//! writer lock and an atomic pointer to its current *table* (allocated on the
+//! first insert). The next bits pick a *bucket*: one cache line holding a word
+//! of one-byte tags (matched eight at a time), six entry pointers and a link to
+//! an overflow bucket. An *entry* (hash, key, value) is allocated once and
+//! never changed: replacing a value publishes a new entry in the same slot.
+//!
+//! - **Reads** pin an epoch guard and follow atomic pointers: no lock, no
+//!   shared write, no waiting. A value you got stays readable for as long as
+//!   you hold its [`Ref`], even if the key is removed meanwhile.
+//! - **Writes** lock their shard, do a bounded step of any resize in progress,
+//!   then write. Removal empties the slot: no tombstones; an overflow bucket
+//!   that empties is unlinked and freed.
+//! - **Resizes** (grow past 4 entries per bucket, shrink under 0.5) allocate a
+//!   successor table and *evacuate* it a few buckets per write, marking each
+//!   old bucket MOVED; readers that meet the mark look in the successor. When
+//!   every bucket has moved, the old table is retired through the epoch and
+//!   freed when the last reader that could see it unpins. A migration left
+//!   pending when writes stop is finished by readers (without waiting: they
+//!   help only if the lock is free), by [`HashMap::reclaim`], or by
+//!   [`HashMap::shrink_to_fit`]; [`MapStats`] shows it.
+//!
+//! The algorithm, with its invariants written next to the code that keeps
+//! them, is in `src/raw/` (start at `raw/mod.rs`).
+//!
+//! # The contract
+//! Each point has tests that fail when it is broken (see `tests/` and the
+//! loom models in `loom-tests/`).
+//!
+//! 1. **Linearizable per key.** `get`, `insert`, `remove`, `update`,
+//!    `compute`, `remove_if` and `get_or_insert_with` on one key behave as if
+//!    executed one at a time in an order consistent with real time, also while
+//!    that key's bucket is being evacuated.
+//! 2. **Reads never block and never deadlock.** Everything that hands out a
+//!    reference ([`Ref`], [`Pinned`]) holds an epoch guard, never a lock. No
+//!    closure you pass runs under a lock (they run optimistically and may be
+//!    retried; see [`HashMap::compute`]), so calling the map from inside one,
+//!    or while holding references, cannot deadlock. The only user code that
+//!    runs under a shard lock is the key's `Eq`; an `Eq` that calls back into
+//!    the same map may deadlock.
+//! 3. **Iterators are weakly consistent and exact-once.** An iterator never
+//!    blocks writers and is never blocked by a resize; it yields no key twice,
+//!    every key present for the whole iteration, and no key that was never
+//!    present. Concurrent changes may or may not be seen.
+//! 4. **`clear` is cheap and really frees.** Per shard it is atomic (a reader
+//!    sees a shard entirely before or entirely after); the map as a whole is
+//!    not, and inserts racing a clear on shards it already passed survive.
+//!    The detached tables and entries are retired through the epoch.
+//! 5. **Memory follows contents.** After removals (automatic shrinking) or
+//!    `clear`, and one [`HashMap::reclaim`], the map holds about what its live
+//!    entries and its minimum tables need: no tombstones, no empty overflow
+//!    buckets, no old tables past the last reader.
+//! 6. **Observable.** [`HashMap::stats`] reports entries, capacity, buckets,
+//!    overflow buckets, bytes held and bytes retired-but-not-yet-freed, and
+//!    resizes done and in progress; the byte counts agree with a counting
+//!    allocator.
+//! 7. **Every value is dropped exactly once**: on replacement, `remove`,
+//!    `clear`, `retain`, map drop, and when user code panics.
+//! 8. **Bad input gets a clear answer.** A panicking `Hash`, `Eq` or closure
+//!    leaves the map usable and consistent; impossible capacities and shard
+//!    counts are a [`BuildError`]; an inconsistent `Hash`/`Eq` can give wrong
+//!    answers but never undefined behaviour.
+//!
+//! # Reclamation and guards
+//! evacmap uses crossbeam-epoch's global collector. Memory is freed only once
+//! every thread that was pinned when it was retired has unpinned, so a thread
+//! that holds a [`Ref`] or a [`Pinned`] handle for a long time holds back
+//! reclamation for every user of that collector. Retired memory first sits in
+//! the retiring thread's local bag; evacmap flushes after retiring a table,
+//! and [`HashMap::reclaim`] flushes the calling thread's bag and collects.
+//! `stats().retired_bytes` shows what is pending.
+//!
+//! Keys and values must be `Send + 'static` for any operation that can retire
+//! them: their destructors may run later, on another thread. The map is
+//! `Sync` when keys and values are `Send + Sync`.
+
+#![deny(missing_docs, missing_debug_implementations, unsafe_op_in_unsafe_fn)]
+
+mod builder;
+mod compute;
+mod iter;
+mod map;
+mod pinned;
+mod raw;
+mod refs;
+mod stats;
+mod sync;
+
+pub use builder::{default_shards, BuildError, Builder, ResizeMode, MAX_SHARDS};
+pub use compute::{Computed, Op};
+pub use iter::{Iter, Keys, PinnedIter, Values};
+pub use map::HashMap;
+pub use pinned::Pinned;
+pub use refs::{KeyRef, Ref};
+pub use stats::{MapStats, Reclaimed};
+
+/// The default hasher: foldhash's fast, randomly seeded hasher.
+pub type DefaultHashBuilder = foldhash::fast::RandomState;

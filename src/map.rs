@@ -1,0 +1,450 @@
+//! The public [`HashMap`]: construction, single-key operations, whole-map
+//! operations and standard traits. A thin layer: it hashes keys, pins guards
+//! and wraps results; the algorithm is in `raw/`.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+
+use crate::builder::{BuildError, Builder};
+use crate::iter::{Iter, Keys, Values};
+use crate::pinned::Pinned;
+use crate::raw::entry::Entry;
+use crate::raw::{RawMap, SwapExpect};
+use crate::refs::Ref;
+use crate::stats::{MapStats, Reclaimed};
+use crate::sync::epoch::{self, Guard};
+use crate::DefaultHashBuilder;
+
+/// A concurrent hash map with lock-free reads; see the [crate docs](crate).
+pub struct HashMap<K, V, S = DefaultHashBuilder> {
+    pub(crate) raw: RawMap<K, V>,
+    pub(crate) hasher: S,
+    /// The per-shard floor it was built with (for `Clone`).
+    floor_log2: u32,
+}
+
+// SAFETY: sending the map sends its keys and values (K, V: Send) and the
+// hasher (S: Send). Garbage it retired may be dropped on any thread, which
+// needs only Send too.
+unsafe impl<K: Send, V: Send, S: Send> Send for HashMap<K, V, S> {}
+// SAFETY: through `&HashMap` any thread can insert (moving K, V in), read
+// (`&K`, `&V` on several threads: Sync) and cause drops on another thread
+// (Send); the hasher is used through `&S` only.
+unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync> Sync for HashMap<K, V, S> {}
+
+impl<K, V> HashMap<K, V, DefaultHashBuilder> {
+    /// An empty map with the default shard count. Allocates no table until
+    /// the first insert.
+    pub fn new() -> Self {
+        Self::with_hasher(DefaultHashBuilder::default())
+    }
+
+    /// An empty map that holds at least `capacity` entries without resizing
+    /// and never shrinks below that by itself.
+    ///
+    /// # Panics
+    /// If no table can hold `capacity` entries. [`HashMap::builder`] returns
+    /// that as an error instead.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self::with_capacity_and_hasher(capacity, DefaultHashBuilder::default())
+    }
+
+    /// A [`Builder`] for every option: capacity, shards, hasher, resize mode,
+    /// automatic shrinking.
+    pub fn builder() -> Builder<K, V, DefaultHashBuilder> {
+        Builder::new()
+    }
+}
+
+impl<K, V, S> HashMap<K, V, S> {
+    pub(crate) fn from_parts(raw: RawMap<K, V>, hasher: S, floor_log2: u32) -> Self {
+        HashMap {
+            raw,
+            hasher,
+            floor_log2,
+        }
+    }
+
+    /// An empty map using `hasher`.
+    pub fn with_hasher(hasher: S) -> Self {
+        Self::with_capacity_and_hasher(0, hasher)
+    }
+
+    /// An empty map using `hasher`, presized for `capacity` entries.
+    ///
+    /// # Panics
+    /// If no table can hold `capacity` entries.
+    pub fn with_capacity_and_hasher(capacity: usize, hasher: S) -> Self {
+        match Builder::new().capacity(capacity).hasher(hasher).build() {
+            Ok(map) => map,
+            Err(e) => panic!("evacmap::HashMap::with_capacity({capacity}): {e}"),
+        }
+    }
+
+    /// Live entries: a sum of per-shard counters, no locks.
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Whether the map has no entries (no locks).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entries the current tables hold before any of them grows.
+    pub fn capacity(&self) -> usize {
+        self.raw.capacity()
+    }
+
+    /// The number of shards.
+    pub fn shards(&self) -> usize {
+        self.raw.shard_count()
+    }
+
+    /// The map's hasher.
+    pub fn hasher(&self) -> &S {
+        &self.hasher
+    }
+
+    /// Sizes, bytes and resize progress; see [`MapStats`].
+    pub fn stats(&self) -> MapStats {
+        self.raw.stats()
+    }
+}
+
+impl<K, V, S> HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + 'static,
+    V: Send + 'static,
+    S: BuildHasher,
+{
+    #[inline]
+    pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Inserts or replaces under `guard`; returns the previous entry.
+    pub(crate) fn insert_entry<'g>(
+        &self,
+        key: K,
+        value: V,
+        guard: &'g Guard,
+    ) -> Option<&'g Entry<K, V>> {
+        let hash = self.hash(&key);
+        let new = Box::new(Entry { hash, key, value });
+        let key: *const K = &new.key;
+        // SAFETY: the key lives in the entry's heap allocation, which is not
+        // moved by moving the Box, and stays allocated for the whole call:
+        // it is either published (then protected by `guard`) or handed back.
+        let key = unsafe { &*key };
+        match self.raw.swap(guard, hash, key, SwapExpect::Any, Some(new)) {
+            Ok(previous) => previous,
+            Err(_) => unreachable!("an unconditional swap cannot conflict"),
+        }
+    }
+
+    /// Removes under `guard`; returns the removed entry.
+    pub(crate) fn remove_entry<'g, Q>(&self, key: &Q, guard: &'g Guard) -> Option<&'g Entry<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        match self.raw.swap(guard, hash, key, SwapExpect::Any, None) {
+            Ok(previous) => previous,
+            Err(_) => unreachable!("an unconditional swap cannot conflict"),
+        }
+    }
+
+    /// The entry for `key`, looked up under `guard`.
+    #[inline]
+    pub(crate) fn get_entry<'g, Q>(&self, key: &Q, guard: &'g Guard) -> Option<&'g Entry<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.raw.get(self.hash(key), key, guard)
+    }
+
+    /// Wraps an entry reached under `guard` into a [`Ref`] that owns `guard`.
+    /// Takes a raw pointer so that the borrow of `guard` can end first.
+    ///
+    /// # Safety
+    /// `entry` was reached under `guard`.
+    pub(crate) unsafe fn wrap<'a>(
+        guard: Guard,
+        entry: Option<*const Entry<K, V>>,
+    ) -> Option<Ref<'a, K, V>> {
+        // SAFETY: forwarded from the caller.
+        entry.map(|e| unsafe { Ref::new(guard, &*e) })
+    }
+
+    /// The value for `key`, behind a guard (never a lock).
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// map.insert("a", 1);
+    /// assert_eq!(*map.get("a").unwrap(), 1);
+    /// assert!(map.get("b").is_none());
+    /// ```
+    #[inline]
+    pub fn get<Q>(&self, key: &Q) -> Option<Ref<'_, K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let guard = epoch::pin();
+        let entry: Option<*const Entry<K, V>> = self.get_entry(key, &guard).map(|e| e as *const _);
+        // SAFETY: reached under `guard`, which the Ref takes over.
+        entry.map(|e| unsafe { Ref::new(guard, &*e) })
+    }
+
+    /// A clone of the value for `key`.
+    pub fn get_cloned<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        self.get_entry(key, &epoch::pin()).map(|e| e.value.clone())
+    }
+
+    /// Whether `key` is present.
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.get_entry(key, &epoch::pin()).is_some()
+    }
+
+    /// Inserts `key` → `value`, returning the previous value if there was one.
+    /// The previous value is still readable through the returned [`Ref`]; it
+    /// is dropped once no thread can see it any more.
+    pub fn insert(&self, key: K, value: V) -> Option<Ref<'_, K, V>> {
+        let guard = epoch::pin();
+        let previous: Option<*const Entry<K, V>> =
+            self.insert_entry(key, value, &guard).map(|e| e as *const _);
+        // SAFETY: reached under `guard`, which the Ref takes over.
+        previous.map(|e| unsafe { Ref::new(guard, &*e) })
+    }
+
+    /// Removes `key`, returning its entry (still readable through the Ref).
+    pub fn remove<Q>(&self, key: &Q) -> Option<Ref<'_, K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let guard = epoch::pin();
+        let removed: Option<*const Entry<K, V>> =
+            self.remove_entry(key, &guard).map(|e| e as *const _);
+        // SAFETY: reached under `guard`, which the Ref takes over.
+        removed.map(|e| unsafe { Ref::new(guard, &*e) })
+    }
+
+    /// Removes every entry. Each shard is cleared atomically (readers see it
+    /// entirely before or entirely after), in O(1) for the caller: its tables
+    /// are detached and retired whole, and dropped with their entries once no
+    /// reader can see them. The map as a whole is *not* cleared atomically:
+    /// an insert into a shard the clear has already passed survives it.
+    pub fn clear(&self) {
+        self.raw.clear(&epoch::pin());
+    }
+
+    /// Keeps only the entries for which `keep` returns true.
+    ///
+    /// `keep` runs without any lock held, so it may use the map. Weakly
+    /// consistent like iteration: an entry replaced concurrently after `keep`
+    /// judged it is not removed (the new value was not judged), and entries
+    /// inserted during the call may or may not be visited.
+    pub fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool) {
+        let mut scan = crate::iter::Scan::new();
+        loop {
+            let guard = epoch::pin();
+            if !scan.refill(&self.raw, &guard) {
+                return;
+            }
+            while let Some(entry) = scan.pop() {
+                // SAFETY: the chunk was collected under `guard`.
+                let entry = unsafe { &*entry };
+                if !keep(&entry.key, &entry.value) {
+                    let _ =
+                        self.raw
+                            .swap(&guard, entry.hash, &entry.key, SwapExpect::Is(entry), None);
+                }
+            }
+        }
+    }
+
+    /// Makes room for `additional` more entries, and keeps automatic
+    /// shrinking from going below that capacity. In incremental mode the
+    /// resize proceeds with the following writes.
+    ///
+    /// # Panics
+    /// On capacity overflow; see [`HashMap::try_reserve`].
+    pub fn reserve(&self, additional: usize) {
+        if let Err(e) = self.try_reserve(additional) {
+            panic!("evacmap::HashMap::reserve({additional}): {e}");
+        }
+    }
+
+    /// [`HashMap::reserve`], with capacity overflow as an error.
+    pub fn try_reserve(&self, additional: usize) -> Result<(), BuildError> {
+        self.raw
+            .reserve(additional, &epoch::pin())
+            .map_err(|()| BuildError::CapacityOverflow)
+    }
+
+    /// Shrinks every shard's table to what its contents need (finishing any
+    /// migration first), and forgets capacities reserved earlier.
+    pub fn shrink_to_fit(&self) {
+        self.raw.shrink_to_fit(&epoch::pin());
+    }
+
+    /// Finishes every pending migration and frees whatever retired memory no
+    /// thread can still read. Memory retired by *other* threads stays in their
+    /// thread-local bags until they retire more or exit; memory a pinned
+    /// thread may still read stays until it unpins. Reports what is left.
+    pub fn reclaim(&self) -> Reclaimed {
+        let migrations_finished = self.raw.reclaim();
+        let stats = self.raw.stats();
+        Reclaimed {
+            migrations_finished,
+            pending_bytes: stats.retired_bytes,
+            pending_objects: stats.retired_objects,
+        }
+    }
+
+    /// An iterator over guarded entries; weakly consistent and exact-once
+    /// (see the crate docs). It pins briefly per chunk of buckets, never for
+    /// the whole map, and never blocks writers or waits for a resize.
+    pub fn iter(&self) -> Iter<'_, K, V> {
+        Iter::new(&self.raw)
+    }
+
+    /// The keys, as guarded references.
+    pub fn keys(&self) -> Keys<'_, K, V> {
+        Keys::new(self.iter())
+    }
+
+    /// The values, as guarded references.
+    pub fn values(&self) -> Values<'_, K, V> {
+        Values::new(self.iter())
+    }
+
+    /// A handle pinned once for many operations, returning plain `&V`. See
+    /// [`Pinned`]; keep it short-lived, as it delays reclamation.
+    pub fn pin(&self) -> Pinned<'_, K, V, S> {
+        Pinned::new(self)
+    }
+}
+
+impl<K, V, S: Default> Default for HashMap<K, V, S> {
+    fn default() -> Self {
+        Self::with_hasher(S::default())
+    }
+}
+
+impl<K, V, S> fmt::Debug for HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + 'static + fmt::Debug,
+    V: Send + 'static + fmt::Debug,
+    S: BuildHasher,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for entry in self.iter() {
+            map.entry(entry.key(), entry.value());
+        }
+        map.finish()
+    }
+}
+
+impl<K, V, S> Clone for HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + 'static + Clone,
+    V: Send + 'static + Clone,
+    S: BuildHasher + Clone,
+{
+    /// A deep copy with the same configuration, shard count and hasher.
+    fn clone(&self) -> Self {
+        let policy = self.raw.policy();
+        let raw = RawMap::new(
+            self.raw.shard_count(),
+            self.floor_log2,
+            policy.step,
+            policy.auto_shrink,
+        );
+        let copy = HashMap::from_parts(raw, self.hasher.clone(), self.floor_log2);
+        let guard = epoch::pin();
+        for entry in self.iter() {
+            copy.insert_entry(entry.key().clone(), entry.value().clone(), &guard);
+        }
+        copy
+    }
+}
+
+impl<K, V, S> FromIterator<(K, V)> for HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + 'static,
+    V: Send + 'static,
+    S: BuildHasher + Default,
+{
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let iter = iter.into_iter();
+        let map = Self::with_capacity_and_hasher(iter.size_hint().0, S::default());
+        map.extend_pairs(iter);
+        map
+    }
+}
+
+impl<K, V, S> HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + 'static,
+    V: Send + 'static,
+    S: BuildHasher,
+{
+    fn extend_pairs(&self, iter: impl Iterator<Item = (K, V)>) {
+        // One pin for the batch: nested pins are cheap, the outermost is not.
+        let guard = epoch::pin();
+        for (key, value) in iter {
+            self.insert_entry(key, value, &guard);
+        }
+    }
+}
+
+impl<K, V, S> Extend<(K, V)> for HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + 'static,
+    V: Send + 'static,
+    S: BuildHasher,
+{
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        self.extend_pairs(iter.into_iter());
+    }
+}
+
+impl<'a, K, V, S> Extend<(&'a K, &'a V)> for HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + 'static + Copy,
+    V: Send + 'static + Copy,
+    S: BuildHasher,
+{
+    fn extend<I: IntoIterator<Item = (&'a K, &'a V)>>(&mut self, iter: I) {
+        self.extend_pairs(iter.into_iter().map(|(k, v)| (*k, *v)));
+    }
+}
+
+impl<'a, K, V, S> IntoIterator for &'a HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + 'static,
+    V: Send + 'static,
+    S: BuildHasher,
+{
+    type Item = Ref<'a, K, V>;
+    type IntoIter = Iter<'a, K, V>;
+    fn into_iter(self) -> Iter<'a, K, V> {
+        self.iter()
+    }
+}

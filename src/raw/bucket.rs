@@ -1,0 +1,398 @@
+//! Buckets: one cache line each, a tag word, [`SLOTS`] atomic entry pointers
+//! and an atomic link to an overflow bucket.
+//!
+//! A lookup scans the whole chain (primary bucket, then overflow buckets), so
+//! deletion simply clears the slot and its tag: there are no tombstones. An
+//! overflow bucket that becomes empty is unlinked and retired.
+//!
+//! # Invariants
+//! - Only the shard's writer (holding the shard lock) stores to a bucket.
+//! - An entry never moves to another slot of a live table: a reader scanning
+//!   the chain concurrently could otherwise miss it. (Evacuation copies the
+//!   pointer to a *different* table and leaves the old slot as it was.)
+//! - Publication order: entry pointer (Release) before its tag (Release);
+//!   removal order: pointer cleared before tag. Readers load the tag word
+//!   (Acquire), then pointers (Acquire), and trust only the pointer plus the
+//!   entry's full hash and key.
+//! - An overflow bucket is fully written before it is linked (Release), and the
+//!   `next` link of an unlinked overflow bucket is never changed again, so a
+//!   reader standing in it still reaches the rest of the chain.
+//! - After MOVED is set, nothing in the chain changes again.
+
+use std::ptr;
+
+use super::entry::Entry;
+#[cfg(test)]
+use super::tag::SlotSet;
+use super::tag::{self, SLOTS};
+use crate::sync::{AtomicPtr, AtomicU64, Canary, Ordering};
+
+#[repr(C, align(64))]
+pub(crate) struct Bucket<K, V> {
+    tags: AtomicU64,
+    slots: [AtomicPtr<Entry<K, V>>; SLOTS],
+    next: AtomicPtr<Bucket<K, V>>,
+    canary: Canary,
+}
+
+#[cfg(not(loom))]
+const _: () = assert!(std::mem::size_of::<Bucket<u64, u64>>() == 64);
+
+/// A slot found by a writer under the lock: where an entry lives, and the
+/// bucket before it in the chain (null for the primary bucket).
+pub(crate) struct SlotRef<K, V> {
+    pub(crate) bucket: *const Bucket<K, V>,
+    pub(crate) prev: *const Bucket<K, V>,
+    pub(crate) index: usize,
+    pub(crate) entry: *mut Entry<K, V>,
+}
+
+impl<K, V> Clone for SlotRef<K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<K, V> Copy for SlotRef<K, V> {}
+
+impl<K, V> Bucket<K, V> {
+    pub(crate) const BYTES: usize = std::mem::size_of::<Self>();
+
+    pub(crate) fn new() -> Self {
+        Bucket {
+            tags: AtomicU64::new(0),
+            slots: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            next: AtomicPtr::new(ptr::null_mut()),
+            canary: Canary::default(),
+        }
+    }
+
+    /// The tag word. Acquire pairs with the Release stores of the writer
+    /// (publish, clear, mark moved), so the entries and successor table those
+    /// stores announce are visible.
+    #[inline(always)]
+    pub(crate) fn tags(&self) -> u64 {
+        self.tags.load(Ordering::Acquire)
+    }
+
+    /// A slot's entry pointer. Acquire pairs with the Release store that
+    /// published the entry, so its hash, key and value are initialised.
+    #[inline(always)]
+    pub(crate) fn entry(&self, index: usize) -> *mut Entry<K, V> {
+        self.slots[index].load(Ordering::Acquire)
+    }
+
+    /// The overflow link. Acquire pairs with the Release store in
+    /// [`Bucket::insert`] (link) or [`Bucket::clear`] (unlink).
+    #[inline(always)]
+    pub(crate) fn next(&self) -> *const Bucket<K, V> {
+        self.next.load(Ordering::Acquire)
+    }
+
+    /// Reader-side scan of the chain starting at this (primary) bucket, whose
+    /// tag word `first_tags` was already loaded. Returns the entry for `key`.
+    #[inline]
+    pub(crate) fn find<'g, Q>(
+        &'g self,
+        first_tags: u64,
+        hash: u64,
+        key: &Q,
+    ) -> Option<&'g Entry<K, V>>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let tag = tag::tag_of(hash);
+        let mut bucket = self;
+        let mut tags = first_tags;
+        loop {
+            for slot in tag::matching(tags, tag) {
+                let entry = bucket.entry(slot);
+                // SAFETY: a non-null slot pointer is a published entry; the
+                // caller's guard was pinned before the table was loaded, and
+                // entries are retired only after being unlinked, so it is not
+                // freed while the guard lives.
+                if let Some(entry) = unsafe { entry.as_ref() } {
+                    if entry.hash == hash && entry.key.borrow() == key {
+                        return Some(entry);
+                    }
+                }
+            }
+            let next = bucket.next();
+            if next.is_null() {
+                return None;
+            }
+            // SAFETY: overflow buckets are retired through the epoch after
+            // being unlinked, so one reached under a guard is still allocated.
+            bucket = unsafe { &*next };
+            bucket.canary.touch();
+            tags = bucket.tags();
+        }
+    }
+
+    /// Calls `f` with every entry of the chain, as a reader sees it.
+    /// `first_tags` is this bucket's tag word, already loaded.
+    pub(crate) fn for_each_entry<'g>(
+        &'g self,
+        first_tags: u64,
+        mut f: impl FnMut(&'g Entry<K, V>),
+    ) {
+        let mut bucket = self;
+        let mut tags = first_tags;
+        loop {
+            for slot in tag::occupied(tags) {
+                // SAFETY: as in `find`.
+                if let Some(entry) = unsafe { bucket.entry(slot).as_ref() } {
+                    f(entry);
+                }
+            }
+            let next = bucket.next();
+            if next.is_null() {
+                return;
+            }
+            // SAFETY: as in `find`.
+            bucket = unsafe { &*next };
+            bucket.canary.touch();
+            tags = bucket.tags();
+        }
+    }
+
+    // ---- writer side: every method below requires the shard lock ----
+
+    /// Finds the slot holding `key` in this chain.
+    pub(crate) fn locate<Q>(&self, hash: u64, key: &Q) -> Option<SlotRef<K, V>>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let tag = tag::tag_of(hash);
+        let mut prev: *const Bucket<K, V> = ptr::null();
+        let mut bucket: *const Bucket<K, V> = self;
+        while !bucket.is_null() {
+            // SAFETY: under the lock, chain buckets are live (only this writer
+            // could unlink them).
+            let b = unsafe { &*bucket };
+            for index in tag::matching(b.tags.load(Ordering::Relaxed), tag) {
+                let entry = b.slots[index].load(Ordering::Relaxed);
+                // SAFETY: a slot with a tag holds a live entry under the lock.
+                let e = unsafe { &*entry };
+                if e.hash == hash && e.key.borrow() == key {
+                    return Some(SlotRef {
+                        bucket,
+                        prev,
+                        index,
+                        entry,
+                    });
+                }
+            }
+            prev = bucket;
+            bucket = b.next.load(Ordering::Relaxed);
+        }
+        None
+    }
+
+    /// Publishes `entry` in the first empty slot of the chain, linking a new
+    /// overflow bucket if every slot is taken. Returns true if it allocated an
+    /// overflow bucket.
+    pub(crate) fn insert(&self, entry: *mut Entry<K, V>, hash: u64) -> bool {
+        let tag = tag::tag_of(hash);
+        let mut bucket = self;
+        loop {
+            let tags = bucket.tags.load(Ordering::Relaxed);
+            if let Some(index) = tag::empty(tags).first() {
+                // Release: the entry's fields are visible to whoever sees the
+                // pointer. Pointer before tag: a reader matching the tag finds it.
+                bucket.slots[index].store(entry, Ordering::Release);
+                bucket
+                    .tags
+                    .store(tag::with_tag(tags, index, tag), Ordering::Release);
+                return false;
+            }
+            let next = bucket.next.load(Ordering::Relaxed);
+            if next.is_null() {
+                let overflow = Box::new(Bucket::new());
+                overflow.slots[0].store(entry, Ordering::Relaxed);
+                overflow
+                    .tags
+                    .store(tag::with_tag(0, 0, tag), Ordering::Relaxed);
+                // Release: the bucket's contents are visible to any reader that
+                // follows this link (pairs with `next`'s Acquire).
+                bucket
+                    .next
+                    .store(Box::into_raw(overflow), Ordering::Release);
+                return true;
+            }
+            // SAFETY: live under the lock.
+            bucket = unsafe { &*next };
+        }
+    }
+
+    /// Replaces the entry in `slot` (same key) with `entry`; returns the old one.
+    pub(crate) fn replace(slot: &SlotRef<K, V>, entry: *mut Entry<K, V>) -> *mut Entry<K, V> {
+        // SAFETY: `slot` was located under the lock we still hold.
+        let bucket = unsafe { &*slot.bucket };
+        // Release: publishes the new entry's fields (pairs with `entry`'s Acquire).
+        bucket.slots[slot.index].swap(entry, Ordering::AcqRel)
+    }
+
+    /// Empties `slot`. If that leaves an overflow bucket empty, unlinks it and
+    /// returns it: the caller must retire it (readers may still stand in it).
+    pub(crate) fn clear(slot: &SlotRef<K, V>) -> Option<*mut Bucket<K, V>> {
+        // SAFETY: `slot` was located under the lock we still hold.
+        let bucket = unsafe { &*slot.bucket };
+        bucket.slots[slot.index].store(ptr::null_mut(), Ordering::Release);
+        let tags = tag::without(bucket.tags.load(Ordering::Relaxed), slot.index);
+        bucket.tags.store(tags, Ordering::Release);
+        if slot.prev.is_null() || !tag::occupied(tags).is_empty() {
+            return None;
+        }
+        // SAFETY: the predecessor is in the chain, live under the lock.
+        let prev = unsafe { &*slot.prev };
+        // Release pairs with readers' Acquire of `next`. The unlinked bucket's
+        // own `next` is left as it is (see the module invariants).
+        prev.next
+            .store(bucket.next.load(Ordering::Relaxed), Ordering::Release);
+        Some(slot.bucket as *mut _)
+    }
+
+    /// Marks the bucket MOVED. Release: every copy of its entries into the
+    /// successor happens-before a reader that sees the mark (Acquire in `tags`).
+    pub(crate) fn mark_moved(&self) {
+        let tags = self.tags.load(Ordering::Relaxed);
+        self.tags.store(tags | tag::MOVED, Ordering::Release);
+    }
+
+    /// Every entry pointer of the chain, under the lock (or with exclusive access).
+    pub(crate) fn entries_locked(&self, mut f: impl FnMut(*mut Entry<K, V>)) {
+        let mut bucket: *const Bucket<K, V> = self;
+        while !bucket.is_null() {
+            // SAFETY: live under the lock / exclusive access.
+            let b = unsafe { &*bucket };
+            for index in tag::occupied(b.tags.load(Ordering::Relaxed)) {
+                f(b.slots[index].load(Ordering::Relaxed));
+            }
+            bucket = b.next.load(Ordering::Relaxed);
+        }
+    }
+
+    /// The overflow buckets of this chain, under the lock or with exclusive access.
+    pub(crate) fn overflow_locked(&self) -> OverflowIter<K, V> {
+        OverflowIter {
+            next: self.next.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Frees an overflow bucket.
+    ///
+    /// # Safety
+    /// `bucket` came from [`Bucket::insert`]'s allocation, is unlinked (or its
+    /// whole table is being freed), and no reader can still reach it.
+    pub(crate) unsafe fn free_overflow(bucket: *mut Bucket<K, V>) {
+        // SAFETY: per the contract, we are the last owner of a Box allocation.
+        let bucket = unsafe { Box::from_raw(bucket) };
+        bucket.canary.kill();
+    }
+
+    pub(crate) fn kill_canary(&self) {
+        self.canary.kill();
+    }
+
+    #[cfg(test)]
+    pub(crate) fn slot_set(&self) -> SlotSet {
+        tag::occupied(self.tags.load(Ordering::Relaxed))
+    }
+}
+
+/// The overflow buckets of one chain (read with Relaxed: lock held).
+pub(crate) struct OverflowIter<K, V> {
+    next: *mut Bucket<K, V>,
+}
+
+impl<K, V> Iterator for OverflowIter<K, V> {
+    type Item = *mut Bucket<K, V>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next.is_null() {
+            return None;
+        }
+        let current = self.next;
+        // SAFETY: the chain is live under the lock / exclusive access; we read
+        // the link before the caller may free `current`.
+        self.next = unsafe { (*current).next.load(Ordering::Relaxed) };
+        Some(current)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn entry(hash: u64, key: u64) -> *mut Entry<u64, u64> {
+        Entry::alloc(hash, key, key * 10)
+    }
+
+    fn free_chain(b: &Bucket<u64, u64>) {
+        let mut es = vec![];
+        b.entries_locked(|e| es.push(e));
+        for e in es {
+            unsafe { Entry::unpublished_into_parts(e) };
+        }
+        for o in b.overflow_locked().collect::<Vec<_>>() {
+            unsafe { Bucket::free_overflow(o) };
+        }
+    }
+
+    #[test]
+    fn insert_fills_slots_then_overflows() {
+        let b = Bucket::<u64, u64>::new();
+        for k in 0..SLOTS as u64 {
+            assert!(!b.insert(entry(k, k), k));
+        }
+        assert_eq!(b.slot_set().count(), SLOTS);
+        assert!(
+            b.insert(entry(100, 100), 100),
+            "7th entry needs an overflow bucket"
+        );
+        for k in (0..SLOTS as u64).chain([100]) {
+            let e = b.find(b.tags(), k, &k).expect("present");
+            assert_eq!(e.value, k * 10);
+        }
+        assert!(b.find(b.tags(), 7, &7).is_none());
+        free_chain(&b);
+    }
+
+    #[test]
+    fn find_checks_full_hash_and_key_not_just_tag() {
+        let b = Bucket::<u64, u64>::new();
+        // Same tag (low byte), different hashes and keys.
+        b.insert(entry(0x1_05, 1), 0x1_05);
+        b.insert(entry(0x2_05, 2), 0x2_05);
+        assert_eq!(b.find(b.tags(), 0x2_05, &2).unwrap().key, 2);
+        assert!(b.find(b.tags(), 0x2_05, &1).is_none());
+        assert!(b.find(b.tags(), 0x3_05, &2).is_none());
+        free_chain(&b);
+    }
+
+    #[test]
+    fn clearing_leaves_no_tombstone_and_unlinks_empty_overflow() {
+        let b = Bucket::<u64, u64>::new();
+        for k in 0..(SLOTS as u64 + 1) {
+            b.insert(entry(k, k), k);
+        }
+        let slot = b.locate(SLOTS as u64, &(SLOTS as u64)).unwrap();
+        assert!(
+            !slot.prev.is_null(),
+            "the 7th key lives in the overflow bucket"
+        );
+        let unlinked = Bucket::clear(&slot).expect("the overflow bucket emptied");
+        assert!(b.next().is_null());
+        unsafe { Entry::unpublished_into_parts(slot.entry) };
+        unsafe { Bucket::free_overflow(unlinked) };
+
+        // A cleared primary slot is reused by the next insert: no tombstone.
+        let slot = b.locate(2, &2).unwrap();
+        assert!(Bucket::clear(&slot).is_none());
+        unsafe { Entry::unpublished_into_parts(slot.entry) };
+        assert!(!b.insert(entry(50, 50), 50));
+        assert_eq!(b.locate(50, &50).unwrap().index, 2);
+        free_chain(&b);
+    }
+}

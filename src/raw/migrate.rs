@@ -1,0 +1,101 @@
+//! Incremental evacuation: moving a shard from its root table to a successor,
+//! a few buckets per write, without ever stopping readers.
+//!
+//! # Protocol (all steps under the shard lock)
+//! 1. **Start**: allocate the successor and link it from the root
+//!    (`Table::set_next`, Release). Readers do not look at it yet.
+//! 2. **Evacuate bucket `i`**: copy every entry pointer of the old chain into
+//!    the successor (each publish is Release), *then* set MOVED on the old
+//!    primary bucket (Release). A reader that sees MOVED (Acquire) therefore
+//!    sees every copied entry; a reader that does not see it scans the old
+//!    chain, which no longer changes. Entries are shared, never copied.
+//! 3. **Write**: a write first evacuates the bucket of its own key, so the
+//!    successor is the only place that key can change. Then it evacuates up
+//!    to `step` more buckets in index order (bounded pause).
+//! 4. **Complete**: once every old bucket is MOVED, swing the shard root to
+//!    the successor (Release) and retire the old table's buckets and overflow
+//!    buckets (not its entries) through the epoch, then flush.
+//!
+//! A reader standing in the old table after completion still finds every
+//! bucket MOVED and follows `next`; the old table is freed only after it
+//! unpins. A migration left pending when writes stop is finished by readers
+//! (a reader that followed a MOVED mark takes the lock with `try_lock` and
+//! does one step; it never waits), by `reclaim()`, or by `shrink_to_fit`.
+
+use super::table::Table;
+use super::tag;
+
+/// A migration in progress: the root's buckets `< cursor` have been visited.
+pub(crate) struct Migration {
+    pub(crate) cursor: usize,
+    /// Old buckets marked MOVED so far (some ahead of the cursor, when a
+    /// write evacuated its own key's bucket).
+    pub(crate) moved: usize,
+    /// Overflow buckets of the old table, counted while evacuating: they are
+    /// retired with it.
+    pub(crate) old_overflow: usize,
+}
+
+impl Migration {
+    pub(crate) fn new() -> Self {
+        Migration {
+            cursor: 0,
+            moved: 0,
+            old_overflow: 0,
+        }
+    }
+}
+
+/// What an evacuation did, for the shard's counters.
+#[derive(Default)]
+pub(crate) struct Evacuated {
+    /// Overflow buckets allocated in the successor.
+    pub(crate) new_overflow: usize,
+}
+
+/// Evacuates old bucket `index` into `new` unless it is already MOVED.
+/// `shard_bits` turns an entry's hash into its position.
+pub(crate) fn evacuate<K, V>(
+    old: &Table<K, V>,
+    index: usize,
+    new: &Table<K, V>,
+    shard_bits: u32,
+    migration: &mut Migration,
+    out: &mut Evacuated,
+) {
+    let bucket = old.bucket(index);
+    if tag::is_moved(bucket.tags()) {
+        return;
+    }
+    bucket.entries_locked(|entry| {
+        // SAFETY: entries in a chain are live under the lock.
+        let hash = unsafe { (*entry).hash };
+        let pos = hash << shard_bits;
+        if new.bucket_for(pos).insert(entry, hash) {
+            out.new_overflow += 1;
+        }
+    });
+    migration.old_overflow += bucket.overflow_locked().count();
+    // Only after every copy: see step 2 of the protocol.
+    bucket.mark_moved();
+    migration.moved += 1;
+}
+
+/// Evacuates up to `budget` buckets from the cursor on. Returns true when
+/// every bucket of `old` is MOVED.
+pub(crate) fn advance<K, V>(
+    old: &Table<K, V>,
+    new: &Table<K, V>,
+    shard_bits: u32,
+    migration: &mut Migration,
+    budget: usize,
+    out: &mut Evacuated,
+) -> bool {
+    let end = migration.cursor.saturating_add(budget).min(old.buckets());
+    for index in migration.cursor..end {
+        evacuate(old, index, new, shard_bits, migration, out);
+    }
+    migration.cursor = end;
+    debug_assert!(migration.cursor < old.buckets() || migration.moved == old.buckets());
+    migration.cursor == old.buckets()
+}

@@ -1,0 +1,275 @@
+//! The algorithm. Everything below the public API lives here; the public
+//! types in `map.rs`, `pinned.rs` and `iter.rs` only hash keys, hold guards
+//! and translate results.
+//!
+//! # The structure
+//! ```text
+//! RawMap ──hash high bits──► Shard ──root (Acquire)──► Table ──pos high bits──► Bucket ──► Entry
+//!                              │ lock, counters           │ next (during a migration)
+//!                              ▼                          ▼
+//!                     Retirer (epoch garbage)        successor Table
+//! ```
+//! - [`tag`]: the SWAR tag word of a bucket.
+//! - [`entry`]: immutable, individually allocated entries.
+//! - [`bucket`]: one-cache-line buckets, overflow chains, no tombstones.
+//! - [`table`]: bucket arrays, positions, sizing thresholds.
+//! - [`shard`]: the writer lock, the conditional swap every write uses,
+//!   resize triggers, `clear`.
+//! - [`migrate`]: incremental evacuation to a successor table.
+//! - [`scan`]: exact-once chunked iteration across resizes.
+//! - [`retire`]: epoch retirement with byte accounting.
+//!
+//! # The invariants, in one place
+//! 1. Readers take no lock and store nothing shared. They pin an epoch guard
+//!    *before* loading a shard root, and every pointer they follow (root,
+//!    `next`, overflow link, slot) is loaded with Acquire and paired with a
+//!    Release store by the writer that published it.
+//! 2. Writers of a shard are serialised by its lock. They publish an object
+//!    only after initialising it, and unlink before retiring. Nothing reachable
+//!    from a root is ever freed directly: it is retired through the epoch.
+//! 3. An entry never moves within a live table, and a key is in at most one
+//!    slot of a table. During a migration a key's entry lives in the old
+//!    bucket until that bucket is MOVED, then in the successor only.
+//! 4. MOVED is set after the bucket's entries are in the successor, and the
+//!    old chain never changes afterwards.
+//! 5. Every entry is dropped exactly once: replaced or removed entries through
+//!    their own retirement, live entries by `clear` (as part of the detached
+//!    chain) or by dropping the map; evacuated tables never drop entries.
+
+pub(crate) mod bucket;
+pub(crate) mod entry;
+pub(crate) mod migrate;
+pub(crate) mod retire;
+pub(crate) mod scan;
+pub(crate) mod shard;
+pub(crate) mod table;
+pub(crate) mod tag;
+
+use std::marker::PhantomData;
+use std::sync::atomic::Ordering::Relaxed;
+
+use self::entry::Entry;
+use self::shard::{Conflict, Expect, Policy, Shard};
+use crate::stats::MapStats;
+use crate::sync::epoch::{self, Guard};
+
+pub(crate) use self::shard::Expect as SwapExpect;
+
+/// The sharded map without a hasher: every operation takes the hash.
+pub(crate) struct RawMap<K, V> {
+    shards: Box<[Shard<K, V>]>,
+    policy: Policy,
+    /// The map owns entries of K and V, and is neither Send nor Sync by
+    /// itself: the public type states exactly when it is.
+    _owns: PhantomData<*mut Entry<K, V>>,
+}
+
+impl<K, V> RawMap<K, V> {
+    /// `shards` is a power of two; `floor_log2` the per-shard minimum table.
+    pub(crate) fn new(shards: usize, floor_log2: u32, step: usize, auto_shrink: bool) -> Self {
+        debug_assert!(shards.is_power_of_two());
+        let shard_bits = shards.trailing_zeros();
+        RawMap {
+            shards: (0..shards).map(|_| Shard::new(floor_log2)).collect(),
+            policy: Policy {
+                step,
+                auto_shrink,
+                shard_bits,
+            },
+            _owns: PhantomData,
+        }
+    }
+
+    pub(crate) fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub(crate) fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    pub(crate) fn shards(&self) -> &[Shard<K, V>] {
+        &self.shards
+    }
+
+    /// The shard of a hash: its top `shard_bits` bits.
+    #[inline(always)]
+    pub(crate) fn shard(&self, hash: u64) -> &Shard<K, V> {
+        // Two shifts so that zero shard bits need no branch.
+        &self.shards[((hash >> 1) >> (63 - self.policy.shard_bits)) as usize]
+    }
+
+    #[inline(always)]
+    pub(crate) fn pos(&self, hash: u64) -> u64 {
+        hash << self.policy.shard_bits
+    }
+
+    /// Lock-free lookup.
+    #[inline]
+    pub(crate) fn get<'g, Q>(&self, hash: u64, key: &Q, guard: &'g Guard) -> Option<&'g Entry<K, V>>
+    where
+        K: std::borrow::Borrow<Q> + Send + 'static,
+        V: Send + 'static,
+        Q: Eq + ?Sized,
+    {
+        let shard = self.shard(hash);
+        let (entry, followed) = shard.find(self.pos(hash), hash, key, guard);
+        if followed {
+            // A migration is pending on this shard: help it finish.
+            shard.help(&self.policy, guard);
+        }
+        entry
+    }
+
+    /// See [`Shard::swap`].
+    #[inline]
+    pub(crate) fn swap<'g, Q>(
+        &self,
+        guard: &'g Guard,
+        hash: u64,
+        key: &Q,
+        expect: Expect<K, V>,
+        new: Option<Box<Entry<K, V>>>,
+    ) -> Result<Option<&'g Entry<K, V>>, Conflict<'g, K, V>>
+    where
+        K: std::borrow::Borrow<Q> + Send + 'static,
+        V: Send + 'static,
+        Q: Eq + ?Sized,
+    {
+        self.shard(hash)
+            .swap(&self.policy, guard, hash, key, expect, new)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.writer().counters.len.load(Relaxed))
+            .sum()
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| table::capacity_of(s.writer().counters.target_log2.load(Relaxed) as u32))
+            .sum()
+    }
+
+    pub(crate) fn clear(&self, guard: &Guard)
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        for shard in self.shards.iter() {
+            shard.clear(guard);
+        }
+    }
+
+    /// Entries per shard for a map-wide count, with slack for uneven hashing.
+    pub(crate) fn per_shard(entries: usize, shards: usize) -> Option<usize> {
+        let per = entries.div_ceil(shards);
+        per.checked_add(per / 8)?
+            .checked_add(if entries == 0 { 0 } else { 1 })
+    }
+
+    /// Raises every shard's floor to hold `additional` more entries.
+    pub(crate) fn reserve(&self, additional: usize, guard: &Guard) -> Result<(), ()>
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        let extra = Self::per_shard(additional, self.shards.len()).ok_or(())?;
+        for shard in self.shards.iter() {
+            shard.resize_to(&self.policy, guard, extra, true)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn shrink_to_fit(&self, guard: &Guard)
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        for shard in self.shards.iter() {
+            let _ = shard.resize_to(&self.policy, guard, 0, false);
+        }
+    }
+
+    /// Finishes every pending migration, then flushes and collects garbage
+    /// until nothing more can be freed. Returns the migrations finished.
+    pub(crate) fn reclaim(&self) -> usize
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        let mut finished = 0;
+        {
+            let guard = epoch::pin();
+            for shard in self.shards.iter() {
+                finished += usize::from(shard.finish_migration(&self.policy, &guard));
+            }
+        }
+        let pending = || {
+            self.shards
+                .iter()
+                .map(|s| s.writer().retirer.accounting().pending_objects())
+                .sum::<usize>()
+        };
+        // Each flush seals this thread's bag and collects a few sealed bags
+        // once the global epoch has advanced twice; keep going while that
+        // frees something, and give up after a few rounds without progress
+        // (another thread is pinned, or owns the garbage's bag).
+        let mut last = pending();
+        let mut idle_rounds = 0;
+        while last > 0 && idle_rounds < 8 {
+            epoch::pin().flush();
+            let now = pending();
+            if now < last {
+                idle_rounds = 0;
+            } else {
+                idle_rounds += 1;
+            }
+            last = now;
+        }
+        finished
+    }
+
+    pub(crate) fn stats(&self) -> MapStats {
+        let mut s = MapStats {
+            shards: self.shards.len(),
+            ..MapStats::default()
+        };
+        for shard in self.shards.iter() {
+            let c = &shard.writer().counters;
+            let len = c.len.load(Relaxed);
+            let tables = c.tables.load(Relaxed);
+            let buckets = c.buckets.load(Relaxed);
+            let overflow = c.overflow.load(Relaxed);
+            let remaining = c.migration_remaining.load(Relaxed);
+            s.len += len;
+            s.capacity += table::capacity_of(c.target_log2.load(Relaxed) as u32);
+            s.tables += tables;
+            s.buckets += buckets;
+            s.overflow_buckets += overflow;
+            s.table_bytes += tables * std::mem::size_of::<table::Table<K, V>>()
+                + (buckets + overflow) * bucket::Bucket::<K, V>::BYTES;
+            s.entry_bytes += len * Entry::<K, V>::BYTES;
+            s.retired_bytes += shard.writer().retirer.accounting().pending_bytes();
+            s.retired_objects += shard.writer().retirer.accounting().pending_objects();
+            s.grows += c.grows.load(Relaxed);
+            s.shrinks += c.shrinks.load(Relaxed);
+            s.migrations_in_progress += usize::from(remaining > 0 || tables > 1);
+            s.migration_buckets_remaining += remaining;
+        }
+        s.shard_bytes = std::mem::size_of_val::<[Shard<K, V>]>(&self.shards)
+            + self.shards.len() * std::mem::size_of::<retire::Accounting>();
+        s
+    }
+}
+
+impl<K, V> Drop for RawMap<K, V> {
+    fn drop(&mut self) {
+        for shard in self.shards.iter_mut() {
+            shard.drop_tables();
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Retirement: handing memory that readers may still see to the epoch
+//! collector, and counting what is retired but not yet freed.
+//!
+//! Every object unlinked from a shard (a replaced or removed entry, an emptied
+//! overflow bucket, an evacuated table, a cleared table with its entries) goes
+//! through [`Retirer::retire`]. Its bytes are added to the shard's
+//! [`Accounting`] and subtracted by the deferred destructor when the collector
+//! finally runs it, once every guard that could have seen the object is gone.
+//! The accounting block is reference-counted because deferred destructors may
+//! run after the map itself was dropped.
+//!
+//! Deferred destructors run on whichever thread collects, so everything
+//! retired must be `Send`; the public API requires `K, V: Send + 'static` on
+//! every operation that retires, which is what makes the `unsafe` deferral here
+//! sound (`'static`: the destructor may run after any borrow the map had
+//! expired).
+
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+
+use crate::sync::epoch::Guard;
+
+/// Bytes and objects retired by one shard and not yet reclaimed. Plain std
+/// atomics even under loom: they are statistics, not protocol.
+#[derive(Default, Debug)]
+pub(crate) struct Accounting {
+    retired_bytes: AtomicUsize,
+    retired_objects: AtomicUsize,
+}
+
+impl Accounting {
+    pub(crate) fn pending_bytes(&self) -> usize {
+        self.retired_bytes.load(Relaxed)
+    }
+
+    pub(crate) fn pending_objects(&self) -> usize {
+        self.retired_objects.load(Relaxed)
+    }
+}
+
+/// A shard's handle for retiring memory.
+#[derive(Default, Debug)]
+pub(crate) struct Retirer {
+    accounting: Arc<Accounting>,
+}
+
+impl Retirer {
+    pub(crate) fn accounting(&self) -> &Accounting {
+        &self.accounting
+    }
+
+    /// Schedules `free` to run once no pinned thread can still reach the
+    /// object it frees, and counts `bytes` as pending until then.
+    ///
+    /// # Safety
+    /// - The object is already unreachable for any reader that pins after this
+    ///   call (unlinked with a Release store, or its container is retired too).
+    /// - `free` must be sound to run on any thread, at any later time, even
+    ///   after the map is dropped (`Send + 'static` contents).
+    /// - The object is retired exactly once.
+    pub(crate) unsafe fn retire<F: FnOnce() + 'static>(
+        &self,
+        guard: &Guard,
+        bytes: usize,
+        free: F,
+    ) {
+        let accounting = Arc::clone(&self.accounting);
+        accounting.retired_bytes.fetch_add(bytes, Relaxed);
+        accounting.retired_objects.fetch_add(1, Relaxed);
+        // SAFETY: the caller guarantees the object is unreachable for new
+        // readers; crossbeam-epoch runs the closure only after every thread
+        // pinned now has unpinned, so no reader still holds a reference.
+        unsafe {
+            guard.defer_unchecked(move || {
+                free();
+                accounting.retired_bytes.fetch_sub(bytes, Relaxed);
+                accounting.retired_objects.fetch_sub(1, Relaxed);
+            });
+        }
+    }
+}

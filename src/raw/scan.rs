@@ -1,0 +1,78 @@
+//! Weakly consistent, exact-once scanning of a shard, in chunks, across
+//! concurrent resizes.
+//!
+//! A scan walks a shard in increasing *position* order (`hash << shard_bits`,
+//! see `table.rs`). Its state between chunks is a single cursor: every
+//! position below it has been visited. Each chunk pins, loads the current
+//! root, visits the root buckets from the one containing the cursor, and
+//! yields only entries whose position is in `[cursor, end of chunk]`, then
+//! moves the cursor past the chunk. Because a bucket of any table size covers
+//! a contiguous position range, this stays exact when the table grew or
+//! shrank between two chunks: a coarser bucket is filtered by position, a finer
+//! one starts exactly at the cursor.
+//!
+//! Within a chunk, a bucket marked MOVED is visited in the successor instead
+//! (same position range), a bucket not marked is visited in place; each range
+//! is visited once, so each entry is seen once. Hence:
+//! - no key is yielded twice (positions only increase; equal hashes fall in
+//!   the same chunk, which is one bucket range);
+//! - a key present for the whole scan is yielded (its range is visited while
+//!   it is present, in the place a `get` would look);
+//! - only keys found in a slot are yielded, so never a key that was absent
+//!   throughout.
+
+use super::entry::Entry;
+use super::shard::Shard;
+use super::table::Table;
+use super::tag;
+use crate::sync::epoch::Guard;
+
+/// Root buckets visited per chunk: a chunk holds about `CHUNK_BUCKETS *
+/// MAX_LOAD / 2` entries, so the scanning guard is held only briefly.
+pub(crate) const CHUNK_BUCKETS: usize = 16;
+
+/// Collects the entries with position in `[lo, hi]` reachable from `table`.
+pub(crate) fn collect_range<'g, K, V>(
+    table: &'g Table<K, V>,
+    lo: u64,
+    hi: u64,
+    shard_bits: u32,
+    out: &mut Vec<&'g Entry<K, V>>,
+) {
+    for index in table.index(lo)..=table.index(hi) {
+        let bucket = table.bucket(index);
+        let tags = bucket.tags();
+        if tag::is_moved(tags) {
+            // SAFETY: MOVED implies a linked successor that lives at least as
+            // long as this table (see `Shard::find`).
+            let next = unsafe { &*table.next() };
+            next.touch();
+            let (b_lo, b_hi) = table.range(index);
+            collect_range(next, lo.max(b_lo), hi.min(b_hi), shard_bits, out);
+        } else {
+            bucket.for_each_entry(tags, |entry| {
+                let pos = entry.hash << shard_bits;
+                if lo <= pos && pos <= hi {
+                    out.push(entry);
+                }
+            });
+        }
+    }
+}
+
+/// Collects one chunk of `shard` from `cursor`. Returns the cursor for the
+/// next chunk, or `None` when the shard is done.
+pub(crate) fn next_chunk<'g, K, V>(
+    shard: &Shard<K, V>,
+    cursor: u64,
+    shard_bits: u32,
+    guard: &'g Guard,
+    out: &mut Vec<&'g Entry<K, V>>,
+) -> Option<u64> {
+    let root = shard.root(guard)?;
+    let first = root.index(cursor);
+    let last = (first + CHUNK_BUCKETS - 1).min(root.buckets() - 1);
+    let (_, hi) = root.range(last);
+    collect_range(root, cursor, hi, shard_bits, out);
+    hi.checked_add(1)
+}

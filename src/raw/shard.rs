@@ -1,0 +1,634 @@
+//! A shard: a root table pointer that readers load, and a writer side (lock,
+//! counters, retirement) on other cache lines.
+//!
+//! Every mutation of a shard goes through [`Shard::swap`], a conditional swap
+//! of one key's entry under the shard lock: "if the key's current entry is
+//! `expect`, make it `new` (or absent)". Insert, remove and the optimistic
+//! closures of the public API (update, compute, remove_if, ...) are built on
+//! it. User code never runs under the lock except the key's `Eq` (which the
+//! lookup needs); nothing is mutated before that comparison finishes, so a
+//! panicking `Eq` leaves the shard as it was.
+//!
+//! # Invariants
+//! - `root` is null until the first insert (lazy tables) and after `clear`.
+//! - At most one migration per shard: while `state.migration` is `Some`, the
+//!   root's `next` is the successor and every write goes to the successor,
+//!   after evacuating the written key's old bucket.
+//! - The counters are written under the lock and read without it (Relaxed):
+//!   they are statistics, exact whenever no write is in flight.
+//! - Nothing is freed under the lock; everything unlinked is retired through
+//!   the epoch, and user values are never dropped while the lock is held.
+//!   Guards are pinned *before* the lock is taken, because an outermost pin
+//!   may run deferred destructors (user `Drop`).
+
+use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use crossbeam_utils::CachePadded;
+
+use super::bucket::{Bucket, SlotRef};
+use super::entry::Entry;
+use super::migrate::{self, Evacuated, Migration};
+use super::retire::Retirer;
+use super::table::{self, Table};
+use crate::sync::epoch::Guard;
+use crate::sync::{AtomicPtr, Mutex, MutexGuard, Ordering};
+
+/// How a shard resizes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Policy {
+    /// Buckets evacuated per write besides the written key's own; `usize::MAX`
+    /// means blocking (the whole table at once).
+    pub(crate) step: usize,
+    pub(crate) auto_shrink: bool,
+    pub(crate) shard_bits: u32,
+}
+
+/// What a conditional swap expects the key's current entry to be.
+#[derive(Clone, Copy)]
+pub(crate) enum Expect<K, V> {
+    /// Whatever it is.
+    Any,
+    /// Exactly this entry (null: absent). Pointer identity is sound because
+    /// the caller's guard keeps the entry from being freed and reused.
+    Is(*const Entry<K, V>),
+}
+
+/// A failed conditional swap: what the key's entry really is, and the new
+/// entry handed back unpublished.
+pub(crate) struct Conflict<'g, K, V> {
+    pub(crate) current: Option<&'g Entry<K, V>>,
+    pub(crate) new: Option<Box<Entry<K, V>>>,
+}
+
+/// Lock-protected shard state.
+pub(crate) struct State {
+    /// The smallest table (log2 buckets) automatic shrinking may go to: the
+    /// capacity the user asked for.
+    pub(crate) floor_log2: u32,
+    pub(crate) migration: Option<Migration>,
+}
+
+/// Shard statistics, written under the lock, read anywhere.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) len: AtomicUsize,
+    /// Primary buckets of the root and, during a migration, the successor.
+    pub(crate) buckets: AtomicUsize,
+    /// Tables allocated: 0, 1, or 2 during a migration.
+    pub(crate) tables: AtomicUsize,
+    pub(crate) overflow: AtomicUsize,
+    /// log2 of the table writes go to (root, or successor while migrating).
+    pub(crate) target_log2: AtomicUsize,
+    /// Old buckets not yet evacuated (0 when no migration).
+    pub(crate) migration_remaining: AtomicUsize,
+    pub(crate) grows: AtomicUsize,
+    pub(crate) shrinks: AtomicUsize,
+}
+
+pub(crate) struct Writer {
+    state: Mutex<State>,
+    pub(crate) counters: Counters,
+    pub(crate) retirer: Retirer,
+}
+
+pub(crate) struct Shard<K, V> {
+    /// The only field readers load: on its own cache line, away from the lock
+    /// word and counters that writers modify.
+    root: CachePadded<AtomicPtr<Table<K, V>>>,
+    writer: CachePadded<Writer>,
+}
+
+/// Things to do once the lock is released.
+#[must_use]
+#[derive(Default)]
+pub(crate) struct AfterUnlock {
+    /// A table was retired: flush so the collector can free it promptly.
+    flush: bool,
+}
+
+impl AfterUnlock {
+    pub(crate) fn run(self, guard: &Guard) {
+        if self.flush {
+            guard.flush();
+        }
+    }
+}
+
+impl<K, V> Shard<K, V> {
+    pub(crate) fn new(floor_log2: u32) -> Self {
+        let writer = Writer {
+            state: Mutex::new(State {
+                floor_log2,
+                migration: None,
+            }),
+            counters: Counters::default(),
+            retirer: Retirer::default(),
+        };
+        writer
+            .counters
+            .target_log2
+            .store(floor_log2 as usize, Relaxed);
+        Shard {
+            root: CachePadded::new(AtomicPtr::new(ptr::null_mut())),
+            writer: CachePadded::new(writer),
+        }
+    }
+
+    pub(crate) fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    /// The root table, as a reader sees it. Acquire pairs with the Release
+    /// stores that install a table (first insert, migration completion), so
+    /// its buckets are initialised.
+    #[inline(always)]
+    pub(crate) fn root<'g>(&self, _guard: &'g Guard) -> Option<&'g Table<K, V>> {
+        let root = self.root.load(Ordering::Acquire);
+        // SAFETY: tables are retired through the epoch only after the root
+        // stops pointing at them, and the guard was pinned before this load.
+        let table = unsafe { root.as_ref() }?;
+        table.touch();
+        Some(table)
+    }
+
+    /// Reader-side lookup. Returns the entry and whether the reader had to
+    /// follow a MOVED mark (a migration is pending: the caller may help).
+    #[inline]
+    pub(crate) fn find<'g, Q>(
+        &self,
+        pos: u64,
+        hash: u64,
+        key: &Q,
+        guard: &'g Guard,
+    ) -> (Option<&'g Entry<K, V>>, bool)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let Some(mut table) = self.root(guard) else {
+            return (None, false);
+        };
+        let mut followed = false;
+        loop {
+            let bucket = table.bucket_for(pos);
+            let tags = bucket.tags();
+            if super::tag::is_moved(tags) {
+                // SAFETY: a MOVED bucket implies a successor was linked
+                // (Release) before any mark (Acquire via `tags`); it is
+                // retired no earlier than this table.
+                table = unsafe { &*table.next() };
+                table.touch();
+                followed = true;
+                continue;
+            }
+            return (bucket.find(tags, hash, key), followed);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.writer.state.lock()
+    }
+
+    /// The conditional swap at the heart of every write: under the lock, if
+    /// the current entry for `key` matches `expect`, replace it by `new`
+    /// (`None`: remove it). Returns the previous entry, still readable under
+    /// `guard` (it is retired, not freed).
+    ///
+    /// `key` must be the key of `new` when `new` is `Some`.
+    pub(crate) fn swap<'g, Q>(
+        &self,
+        policy: &Policy,
+        guard: &'g Guard,
+        hash: u64,
+        key: &Q,
+        expect: Expect<K, V>,
+        new: Option<Box<Entry<K, V>>>,
+    ) -> Result<Option<&'g Entry<K, V>>, Conflict<'g, K, V>>
+    where
+        K: std::borrow::Borrow<Q> + Send + 'static,
+        V: Send + 'static,
+        Q: Eq + ?Sized,
+    {
+        let pos = hash << policy.shard_bits;
+        let mut after = AfterUnlock::default();
+        let result = {
+            let mut state = self.lock();
+            if new.is_none() && self.root.load(Ordering::Relaxed).is_null() {
+                // Removing from a shard that has no table: nothing to do, and
+                // no reason to allocate one.
+                return match expect {
+                    Expect::Is(p) if !p.is_null() => Err(Conflict { current: None, new }),
+                    _ => Ok(None),
+                };
+            }
+            let table = self.prepare_write(&mut state, policy, guard, Some(pos), &mut after);
+            let bucket = table.bucket_for(pos);
+            // The only user code under the lock: `Eq`. Nothing has been
+            // mutated for this key yet, so a panic here changes nothing.
+            let found = bucket.locate(hash, key);
+            let current = found.map_or(ptr::null(), |s| s.entry as *const _);
+            if let Expect::Is(expected) = expect {
+                if expected != current {
+                    // SAFETY: `current` is live under the lock and our guard.
+                    let current = unsafe { current.as_ref() };
+                    return Err(Conflict { current, new });
+                }
+            }
+            let previous = self.apply(guard, bucket, found, new);
+            self.after_write(&mut state, policy, guard, &mut after);
+            previous
+        };
+        after.run(guard);
+        // SAFETY: the previous entry was retired under `guard`, so it stays
+        // allocated for `'g`.
+        Ok(unsafe { result.as_ref() })
+    }
+
+    /// Applies a validated swap. Returns the previous entry (retired) or null.
+    fn apply(
+        &self,
+        guard: &Guard,
+        bucket: &Bucket<K, V>,
+        found: Option<SlotRef<K, V>>,
+        new: Option<Box<Entry<K, V>>>,
+    ) -> *const Entry<K, V>
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        let counters = &self.writer.counters;
+        match (found, new) {
+            (Some(slot), Some(new)) => {
+                let old = Bucket::replace(&slot, Box::into_raw(new));
+                // SAFETY: `old` was just unlinked (replaced with Release).
+                unsafe { self.retire_entry(guard, old) };
+                old
+            }
+            (Some(slot), None) => {
+                if let Some(empty) = Bucket::clear(&slot) {
+                    counters.overflow.fetch_sub(1, Relaxed);
+                    // SAFETY: the emptied overflow bucket was just unlinked;
+                    // readers standing in it keep it alive through the epoch.
+                    unsafe {
+                        self.writer
+                            .retirer
+                            .retire(guard, Bucket::<K, V>::BYTES, move || {
+                                Bucket::free_overflow(empty)
+                            })
+                    };
+                }
+                // SAFETY: the entry was just unlinked.
+                unsafe { self.retire_entry(guard, slot.entry) };
+                counters.len.fetch_sub(1, Relaxed);
+                slot.entry
+            }
+            (None, Some(new)) => {
+                let hash = new.hash;
+                if bucket.insert(Box::into_raw(new), hash) {
+                    counters.overflow.fetch_add(1, Relaxed);
+                }
+                counters.len.fetch_add(1, Relaxed);
+                ptr::null()
+            }
+            (None, None) => ptr::null(),
+        }
+    }
+
+    /// # Safety
+    /// `entry` is unlinked from every live table and retired only here.
+    unsafe fn retire_entry(&self, guard: &Guard, entry: *mut Entry<K, V>)
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        // SAFETY: per the contract; K and V are Send + 'static, so the
+        // destructor may run on any thread at any later time.
+        unsafe {
+            self.writer
+                .retirer
+                .retire(guard, Entry::<K, V>::BYTES, move || {
+                    drop(Box::from_raw(entry))
+                });
+        }
+    }
+
+    /// Makes sure the shard has a table, does this write's share of a pending
+    /// migration (the bucket of `pos` first), and returns the table writes go to.
+    fn prepare_write<'g>(
+        &self,
+        state: &mut State,
+        policy: &Policy,
+        guard: &'g Guard,
+        pos: Option<u64>,
+        after: &mut AfterUnlock,
+    ) -> &'g Table<K, V>
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        let mut root = self.root.load(Ordering::Relaxed);
+        if root.is_null() {
+            root = Table::alloc(state.floor_log2);
+            let counters = &self.writer.counters;
+            counters.tables.store(1, Relaxed);
+            counters.buckets.store(1 << state.floor_log2, Relaxed);
+            counters
+                .target_log2
+                .store(state.floor_log2 as usize, Relaxed);
+            // Release: the empty table is initialised before readers see it.
+            self.root.store(root, Ordering::Release);
+        }
+        if state.migration.is_some() {
+            self.step(state, policy, guard, pos, policy.step, after);
+        }
+        // SAFETY: under the lock the root (and its successor) cannot be
+        // retired by anyone else, and our guard outlives this call.
+        let root = unsafe { &*self.root.load(Ordering::Relaxed) };
+        match unsafe { root.next().as_ref() } {
+            Some(successor) => successor,
+            None => root,
+        }
+    }
+
+    /// Does up to `budget` buckets of the pending migration (plus the bucket
+    /// of `pos`), completing it if that was the last.
+    fn step(
+        &self,
+        state: &mut State,
+        policy: &Policy,
+        guard: &Guard,
+        pos: Option<u64>,
+        budget: usize,
+        after: &mut AfterUnlock,
+    ) where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        let Some(migration) = state.migration.as_mut() else {
+            return;
+        };
+        // SAFETY: a migration implies a root with a successor, both live
+        // under the lock.
+        let old = unsafe { &*self.root.load(Ordering::Relaxed) };
+        let new = unsafe { &*old.next() };
+        let mut evacuated = Evacuated::default();
+        if let Some(pos) = pos {
+            migrate::evacuate(
+                old,
+                old.index(pos),
+                new,
+                policy.shard_bits,
+                migration,
+                &mut evacuated,
+            );
+        }
+        let done = migrate::advance(
+            old,
+            new,
+            policy.shard_bits,
+            migration,
+            budget,
+            &mut evacuated,
+        );
+        let counters = &self.writer.counters;
+        counters.overflow.fetch_add(evacuated.new_overflow, Relaxed);
+        counters
+            .migration_remaining
+            .store(old.buckets() - migration.moved, Relaxed);
+        if done {
+            self.complete(state, guard, after);
+        }
+    }
+
+    /// Swings the root to the successor and retires the old table.
+    fn complete(&self, state: &mut State, guard: &Guard, after: &mut AfterUnlock)
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        let migration = state.migration.take().expect("a migration to complete");
+        let old = self.root.load(Ordering::Relaxed);
+        // SAFETY: live under the lock.
+        let (old_log2, new) = unsafe { ((*old).log2(), (*old).next()) };
+        let new_log2 = unsafe { (*new).log2() };
+        // Release pairs with readers' Acquire in `root`.
+        self.root.store(new, Ordering::Release);
+        let counters = &self.writer.counters;
+        counters.overflow.fetch_sub(migration.old_overflow, Relaxed);
+        counters.buckets.store(1 << new_log2, Relaxed);
+        counters.tables.store(1, Relaxed);
+        counters.migration_remaining.store(0, Relaxed);
+        if new_log2 > old_log2 {
+            counters.grows.fetch_add(1, Relaxed);
+        } else {
+            counters.shrinks.fetch_add(1, Relaxed);
+        }
+        let bytes = Table::<K, V>::bytes(old_log2) + migration.old_overflow * Bucket::<K, V>::BYTES;
+        // SAFETY: no new reader can reach `old` (the root moved on, and only
+        // the root pointed at it). Its entries all live on in the successor,
+        // so it is freed without them.
+        unsafe {
+            self.writer.retirer.retire(guard, bytes, move || {
+                Table::free(old, false);
+            });
+        }
+        after.flush = true;
+    }
+
+    /// After a write: start a resize if the load calls for one (and, in
+    /// blocking mode, finish it at once).
+    fn after_write(
+        &self,
+        state: &mut State,
+        policy: &Policy,
+        guard: &Guard,
+        after: &mut AfterUnlock,
+    ) where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        if state.migration.is_some() {
+            return;
+        }
+        let root = self.root.load(Ordering::Relaxed);
+        // SAFETY: live under the lock.
+        let Some(root) = (unsafe { root.as_ref() }) else {
+            return;
+        };
+        let len = self.writer.counters.len.load(Relaxed);
+        let log2 = root.log2();
+        let target = if log2 < state.floor_log2 {
+            state.floor_log2
+        } else if table::should_grow(len, log2) {
+            log2 + 1
+        } else if policy.auto_shrink && table::should_shrink(len, log2, state.floor_log2) {
+            table::shrink_target(len, state.floor_log2)
+        } else {
+            return;
+        };
+        self.start_migration(state, policy, guard, target, after);
+    }
+
+    fn start_migration(
+        &self,
+        state: &mut State,
+        policy: &Policy,
+        guard: &Guard,
+        log2: u32,
+        after: &mut AfterUnlock,
+    ) where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        debug_assert!(state.migration.is_none());
+        let root = self.root.load(Ordering::Relaxed);
+        // SAFETY: live under the lock.
+        let root = unsafe { &*root };
+        if root.log2() == log2 {
+            return;
+        }
+        let successor = Table::alloc(log2);
+        root.set_next(successor);
+        state.migration = Some(Migration::new());
+        let counters = &self.writer.counters;
+        counters.tables.store(2, Relaxed);
+        counters
+            .buckets
+            .store(root.buckets() + (1 << log2), Relaxed);
+        counters.target_log2.store(log2 as usize, Relaxed);
+        counters.migration_remaining.store(root.buckets(), Relaxed);
+        if policy.step == usize::MAX {
+            self.step(state, policy, guard, None, usize::MAX, after);
+        }
+    }
+
+    /// A reader that followed a MOVED mark helps the pending migration with
+    /// one step, if the lock is free. It never waits.
+    pub(crate) fn help(&self, policy: &Policy, guard: &Guard)
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        let mut after = AfterUnlock::default();
+        if let Some(mut state) = self.writer.state.try_lock() {
+            self.step(&mut state, policy, guard, None, policy.step, &mut after);
+        }
+        after.run(guard);
+    }
+
+    /// Finishes any pending migration now. Returns true if there was one.
+    pub(crate) fn finish_migration(&self, policy: &Policy, guard: &Guard) -> bool
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        let mut after = AfterUnlock::default();
+        let pending = {
+            let mut state = self.lock();
+            let pending = state.migration.is_some();
+            self.step(&mut state, policy, guard, None, usize::MAX, &mut after);
+            pending
+        };
+        after.run(guard);
+        pending
+    }
+
+    /// Resizes towards `log2_for(entries)`: `grow_only` for `reserve` (raises
+    /// the floor), otherwise `shrink_to_fit` (resets the floor to what the
+    /// contents need). A pending migration is finished first.
+    pub(crate) fn resize_to(
+        &self,
+        policy: &Policy,
+        guard: &Guard,
+        extra: usize,
+        grow_only: bool,
+    ) -> Result<(), ()>
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        let mut after = AfterUnlock::default();
+        let result = (|| {
+            let mut state = self.lock();
+            let len = self.writer.counters.len.load(Relaxed);
+            if grow_only {
+                let wanted = table::log2_for(len.checked_add(extra).ok_or(())?).ok_or(())?;
+                state.floor_log2 = state.floor_log2.max(wanted);
+            } else {
+                state.floor_log2 = 0;
+            }
+            if self.root.load(Ordering::Relaxed).is_null() {
+                self.writer
+                    .counters
+                    .target_log2
+                    .store(state.floor_log2 as usize, Relaxed);
+                return Ok(());
+            }
+            self.step(&mut state, policy, guard, None, usize::MAX, &mut after);
+            // SAFETY: live under the lock.
+            let log2 = unsafe { (*self.root.load(Ordering::Relaxed)).log2() };
+            let target = if grow_only {
+                state.floor_log2.max(log2)
+            } else {
+                table::shrink_target(len, 0).min(log2)
+            };
+            self.start_migration(&mut state, policy, guard, target, &mut after);
+            Ok(())
+        })();
+        after.run(guard);
+        result
+    }
+
+    /// Detaches the shard's tables and retires them with all their entries:
+    /// O(1) for the caller. Atomic for this shard: a reader sees the shard
+    /// either before (all entries) or after (empty).
+    pub(crate) fn clear(&self, guard: &Guard)
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        let (root, bytes) = {
+            let mut state = self.lock();
+            // Release: the empty state (null root) is published like any
+            // other root change; pairs with `root`'s Acquire.
+            let root = self.root.swap(ptr::null_mut(), Ordering::AcqRel);
+            if root.is_null() {
+                return;
+            }
+            state.migration = None;
+            let c = &self.writer.counters;
+            let bytes = c.tables.load(Relaxed) * std::mem::size_of::<Table<K, V>>()
+                + (c.buckets.load(Relaxed) + c.overflow.load(Relaxed)) * Bucket::<K, V>::BYTES
+                + c.len.load(Relaxed) * Entry::<K, V>::BYTES;
+            for counter in [
+                &c.len,
+                &c.buckets,
+                &c.tables,
+                &c.overflow,
+                &c.migration_remaining,
+            ] {
+                counter.store(0, Relaxed);
+            }
+            c.target_log2.store(state.floor_log2 as usize, Relaxed);
+            (root, bytes)
+        };
+        // SAFETY: the chain is detached: no new reader can reach it, and
+        // `free_chain` drops every entry exactly once (moved buckets' entries
+        // through the successor only).
+        unsafe {
+            self.writer
+                .retirer
+                .retire(guard, bytes, move || Table::free_chain(root));
+        }
+        guard.flush();
+    }
+
+    /// Frees everything, synchronously: the map is being dropped, so no
+    /// reader can exist.
+    pub(crate) fn drop_tables(&mut self) {
+        let root = self.root.swap(ptr::null_mut(), Ordering::Relaxed);
+        // SAFETY: exclusive access; the chain owns its entries.
+        unsafe { Table::free_chain(root) };
+    }
+}

@@ -1,0 +1,287 @@
+//! Tables: a power-of-two array of buckets, plus the link to the successor
+//! table while a migration is in progress.
+//!
+//! # Positions
+//! A shard strips the hash's shard bits off the top: `pos = hash << shard_bits`.
+//! A table of `2^log2` buckets puts `pos` in bucket `pos >> (64 - log2)`, i.e.
+//! buckets are chosen by the *high* bits. Bucket `b` therefore covers one
+//! contiguous range of positions, and a bucket of a smaller table covers a
+//! whole number of buckets of any larger one. Iterators rely on this to keep a
+//! position cursor that stays valid across resizes (see `scan.rs`).
+//!
+//! # Lifetime
+//! A table is reachable from its shard's root pointer or from its
+//! predecessor's `next`. It is freed only through the epoch, after the shard
+//! root stopped pointing at it (migration complete, or `clear`).
+//! Tables never free entries unless told to ([`Table::free`]): during a
+//! migration old and new table share entries.
+
+use std::ptr;
+
+use super::bucket::Bucket;
+use super::tag;
+use crate::sync::{AtomicPtr, Canary, Ordering};
+
+/// Entries per bucket at which a shard grows (of [`tag::SLOTS`] slots). Lower
+/// means fewer overflow buckets and faster misses; higher means fewer bytes.
+pub(crate) const MAX_LOAD: usize = 4;
+/// A shard shrinks when its load falls under `MAX_LOAD / SHRINK_DIVISOR` per
+/// bucket: a wide band between grow and shrink (hysteresis).
+pub(crate) const SHRINK_DIVISOR: usize = 8;
+/// The largest table: 2^40 buckets (64 TiB of buckets) per shard.
+pub(crate) const MAX_LOG2: u32 = 40;
+
+pub(crate) struct Table<K, V> {
+    log2: u32,
+    buckets: Box<[Bucket<K, V>]>,
+    /// The successor during a migration; set once (Release) when the migration
+    /// starts, never changed afterwards.
+    next: AtomicPtr<Table<K, V>>,
+    canary: Canary,
+}
+
+impl<K, V> Table<K, V> {
+    /// Allocates an empty table of `2^log2` buckets.
+    pub(crate) fn alloc(log2: u32) -> *mut Self {
+        assert!(log2 <= MAX_LOG2);
+        Box::into_raw(Box::new(Table {
+            log2,
+            buckets: alloc_buckets(1usize << log2),
+            next: AtomicPtr::new(ptr::null_mut()),
+            canary: Canary::default(),
+        }))
+    }
+
+    /// Bytes of a table of `2^log2` buckets, header included.
+    pub(crate) fn bytes(log2: u32) -> usize {
+        std::mem::size_of::<Self>() + (Bucket::<K, V>::BYTES << log2)
+    }
+
+    #[inline(always)]
+    pub(crate) fn log2(&self) -> u32 {
+        self.log2
+    }
+
+    #[inline(always)]
+    pub(crate) fn buckets(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// The bucket index of a position: its top `log2` bits.
+    #[inline(always)]
+    pub(crate) fn index(&self, pos: u64) -> usize {
+        // Two shifts so that log2 == 0 needs no branch (a shift by 64 would).
+        ((pos >> 1) >> (63 - self.log2)) as usize
+    }
+
+    #[inline(always)]
+    pub(crate) fn bucket(&self, index: usize) -> &Bucket<K, V> {
+        &self.buckets[index]
+    }
+
+    #[inline(always)]
+    pub(crate) fn bucket_for(&self, pos: u64) -> &Bucket<K, V> {
+        // SAFETY-free: `index` is < 2^log2 by construction; the bounds check
+        // is kept (it is predictable and cheap).
+        &self.buckets[self.index(pos)]
+    }
+
+    /// The inclusive range of positions bucket `index` covers.
+    pub(crate) fn range(&self, index: usize) -> (u64, u64) {
+        if self.log2 == 0 {
+            return (0, u64::MAX);
+        }
+        let width = 64 - self.log2;
+        let lo = (index as u64) << width;
+        (lo, lo | ((1u64 << width) - 1))
+    }
+
+    /// The successor table. Acquire pairs with the Release store in
+    /// [`Table::set_next`], so the successor's buckets are initialised.
+    #[inline(always)]
+    pub(crate) fn next(&self) -> *mut Table<K, V> {
+        self.next.load(Ordering::Acquire)
+    }
+
+    /// Links the successor (writer, under the lock, once per table).
+    pub(crate) fn set_next(&self, successor: *mut Table<K, V>) {
+        debug_assert!(self.next.load(Ordering::Relaxed).is_null());
+        self.next.store(successor, Ordering::Release);
+    }
+
+    /// For loom: readers touch the canary of every table they enter.
+    #[inline(always)]
+    pub(crate) fn touch(&self) {
+        self.canary.touch();
+    }
+
+    /// Frees a table and its overflow buckets. With `drop_entries`, also drops
+    /// the entries it alone owns: those in buckets not marked MOVED (a moved
+    /// bucket's entries belong to the successor). Returns the number of
+    /// overflow buckets freed.
+    ///
+    /// # Safety
+    /// `table` came from [`Table::alloc`], no reader can reach it any more, it
+    /// is freed once, and with `drop_entries` no other owner drops the same
+    /// entries.
+    pub(crate) unsafe fn free(table: *mut Self, drop_entries: bool) -> usize {
+        // SAFETY: per the contract we are the only owner.
+        let table = unsafe { Box::from_raw(table) };
+        table.canary.kill();
+        let mut overflow = 0;
+        for bucket in table.buckets.iter() {
+            bucket.kill_canary();
+            if drop_entries && !tag::is_moved(bucket.tags()) {
+                bucket.entries_locked(|entry| {
+                    // SAFETY: this table is the entry's only remaining owner.
+                    drop(unsafe { Box::from_raw(entry) });
+                });
+            }
+            for o in bucket.overflow_locked() {
+                // SAFETY: overflow buckets of a dead table are unreachable.
+                unsafe { Bucket::free_overflow(o) };
+                overflow += 1;
+            }
+        }
+        overflow
+    }
+
+    /// Frees a detached chain of tables (a root and its successors) with all
+    /// the entries they hold, each exactly once. Used by `clear` (deferred)
+    /// and by dropping the map.
+    ///
+    /// # Safety
+    /// As [`Table::free`] with `drop_entries`, for every table in the chain.
+    pub(crate) unsafe fn free_chain(mut table: *mut Self) {
+        while !table.is_null() {
+            // SAFETY: the chain is detached and ours; read the link first.
+            let next = unsafe { (*table).next.load(Ordering::Relaxed) };
+            // SAFETY: per the contract.
+            unsafe { Table::free(table, true) };
+            table = next;
+        }
+    }
+}
+
+/// Allocates `n` empty buckets.
+fn alloc_buckets<K, V>(n: usize) -> Box<[Bucket<K, V>]> {
+    #[cfg(not(loom))]
+    {
+        use std::alloc::{alloc_zeroed, handle_alloc_error, Layout};
+        let layout = Layout::array::<Bucket<K, V>>(n).expect("table size checked by sizing");
+        // SAFETY: `n >= 1` so the layout is non-zero. An all-zero `Bucket` is a
+        // valid empty bucket: its fields are atomics (zero = 0 / null) and a
+        // zero-sized canary. The allocation has the array layout `Box<[T]>`
+        // frees with. Zeroed memory from the OS is not touched until used, so a
+        // large presized table costs no page faults up front.
+        unsafe {
+            let raw = alloc_zeroed(layout) as *mut Bucket<K, V>;
+            if raw.is_null() {
+                handle_alloc_error(layout);
+            }
+            Box::from_raw(ptr::slice_from_raw_parts_mut(raw, n))
+        }
+    }
+    #[cfg(loom)]
+    {
+        // Loom's atomics must be constructed, not zeroed.
+        (0..n).map(|_| Bucket::new()).collect()
+    }
+}
+
+// ---- sizing: pure functions, unit-tested below ----
+
+/// How many entries a table of `2^log2` buckets holds before it grows.
+pub(crate) fn capacity_of(log2: u32) -> usize {
+    MAX_LOAD << log2
+}
+
+/// The smallest `log2` whose table holds `entries` without growing, or None
+/// if no table can.
+pub(crate) fn log2_for(entries: usize) -> Option<u32> {
+    let buckets = entries
+        .div_ceil(MAX_LOAD)
+        .max(1)
+        .checked_next_power_of_two()?;
+    let log2 = buckets.trailing_zeros();
+    (log2 <= MAX_LOG2).then_some(log2)
+}
+
+/// Whether a table of `2^log2` buckets holding `len` entries must grow.
+pub(crate) fn should_grow(len: usize, log2: u32) -> bool {
+    len > capacity_of(log2) && log2 < MAX_LOG2
+}
+
+/// Whether a table should shrink: far under-loaded and above the floor.
+pub(crate) fn should_shrink(len: usize, log2: u32, floor_log2: u32) -> bool {
+    log2 > floor_log2 && len < capacity_of(log2) / SHRINK_DIVISOR
+}
+
+/// The table size a shrink or `shrink_to_fit` aims at: half full, so that
+/// neither a grow nor another shrink follows immediately; never under the floor.
+pub(crate) fn shrink_target(len: usize, floor_log2: u32) -> u32 {
+    log2_for(len.saturating_mul(2))
+        .unwrap_or(MAX_LOG2)
+        .max(floor_log2)
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_ranges_tile_the_position_space() {
+        for log2 in [0, 1, 3, 10] {
+            let t = Table::<u64, u64>::alloc(log2);
+            let table = unsafe { &*t };
+            let mut expected_lo = 0u64;
+            for i in 0..table.buckets() {
+                let (lo, hi) = table.range(i);
+                assert_eq!(lo, expected_lo);
+                assert_eq!(table.index(lo), i);
+                assert_eq!(table.index(hi), i);
+                expected_lo = hi.wrapping_add(1);
+            }
+            assert_eq!(expected_lo, 0, "the last bucket ends at u64::MAX");
+            unsafe { Table::free(t, true) };
+        }
+    }
+
+    #[test]
+    fn a_small_bucket_covers_whole_large_buckets() {
+        let small = unsafe { &*Table::<u64, u64>::alloc(2) };
+        let large = unsafe { &*Table::<u64, u64>::alloc(5) };
+        for i in 0..small.buckets() {
+            let (lo, hi) = small.range(i);
+            assert_eq!(large.range(large.index(lo)).0, lo);
+            assert_eq!(large.range(large.index(hi)).1, hi);
+        }
+        unsafe {
+            Table::free(small as *const _ as *mut Table<u64, u64>, true);
+            Table::free(large as *const _ as *mut Table<u64, u64>, true);
+        }
+    }
+
+    #[test]
+    fn sizing_thresholds() {
+        assert_eq!(log2_for(0), Some(0));
+        assert_eq!(log2_for(MAX_LOAD), Some(0));
+        assert_eq!(log2_for(MAX_LOAD + 1), Some(1));
+        assert_eq!(log2_for(1000), Some(8)); // 250 buckets -> 256
+        assert_eq!(log2_for(usize::MAX), None);
+        assert!(!should_grow(capacity_of(3), 3));
+        assert!(should_grow(capacity_of(3) + 1, 3));
+        // Shrink only far below the grow threshold, never below the floor.
+        assert!(should_shrink(0, 4, 0));
+        assert!(!should_shrink(capacity_of(4) / SHRINK_DIVISOR, 4, 0));
+        assert!(!should_shrink(0, 4, 4));
+        // After a shrink the table is about half full: no immediate re-grow
+        // and no immediate re-shrink.
+        for len in [0usize, 1, 7, 100, 5000] {
+            let log2 = shrink_target(len, 0);
+            assert!(!should_grow(len, log2), "len {len}");
+            assert!(!should_shrink(len, log2, 0) || log2 == 0, "len {len}");
+        }
+        assert_eq!(shrink_target(0, 6), 6);
+    }
+}

@@ -1,0 +1,101 @@
+//! [`MapStats`]: what a map holds, in entries and in bytes.
+
+use std::fmt;
+
+/// A snapshot of a map's size, memory and resizing state, from
+/// [`HashMap::stats`](crate::HashMap::stats).
+///
+/// Counters are read without locks, shard by shard: exact when no write is in
+/// flight, approximate otherwise. Byte figures count evacmap's own
+/// allocations (tables, overflow buckets, entries, the shard array); memory
+/// owned *inside* keys and values (a `String`'s buffer, say) is not included.
+/// With a counting global allocator, `total_bytes()` matches what the map
+/// holds (the tests check agreement within 5%).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MapStats {
+    /// Live entries.
+    pub len: usize,
+    /// Entries the current tables hold before growing.
+    pub capacity: usize,
+    /// Shards.
+    pub shards: usize,
+    /// Tables allocated (one per non-empty shard, two while it migrates).
+    pub tables: usize,
+    /// Primary buckets in all tables.
+    pub buckets: usize,
+    /// Overflow buckets in all tables.
+    pub overflow_buckets: usize,
+    /// Bytes of tables and their overflow buckets.
+    pub table_bytes: usize,
+    /// Bytes of live entries (hash, key, value).
+    pub entry_bytes: usize,
+    /// Bytes of the shard array (fixed per map).
+    pub shard_bytes: usize,
+    /// Bytes retired (replaced or removed entries, old tables, emptied
+    /// overflow buckets, cleared tables) and not yet freed: they are freed once
+    /// every thread that could still read them has unpinned.
+    pub retired_bytes: usize,
+    /// Objects retired and not yet freed.
+    pub retired_objects: usize,
+    /// Completed grows.
+    pub grows: usize,
+    /// Completed shrinks.
+    pub shrinks: usize,
+    /// Shards with a migration in progress.
+    pub migrations_in_progress: usize,
+    /// Old buckets still to evacuate, over all migrating shards.
+    pub migration_buckets_remaining: usize,
+}
+
+impl MapStats {
+    /// Bytes the map holds for its live contents: tables, entries, shards.
+    pub fn held_bytes(&self) -> usize {
+        self.table_bytes + self.entry_bytes + self.shard_bytes
+    }
+
+    /// Held plus retired-but-not-yet-freed bytes: what the allocator sees.
+    pub fn total_bytes(&self) -> usize {
+        self.held_bytes() + self.retired_bytes
+    }
+}
+
+impl fmt::Display for MapStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+        write!(
+            f,
+            "len {} / capacity {} | {} shards, {} tables, {} buckets + {} overflow | held {:.1} MiB \
+             (tables {:.1}, entries {:.1}) | retired, pending {:.1} MiB in {} objects | grows {}, shrinks {}, \
+             migrating {} shards ({} buckets left)",
+            self.len,
+            self.capacity,
+            self.shards,
+            self.tables,
+            self.buckets,
+            self.overflow_buckets,
+            mib(self.held_bytes()),
+            mib(self.table_bytes),
+            mib(self.entry_bytes),
+            mib(self.retired_bytes),
+            self.retired_objects,
+            self.grows,
+            self.shrinks,
+            self.migrations_in_progress,
+            self.migration_buckets_remaining,
+        )
+    }
+}
+
+/// What [`HashMap::reclaim`](crate::HashMap::reclaim) did and left.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Reclaimed {
+    /// Shards whose pending migration it finished.
+    pub migrations_finished: usize,
+    /// Retired bytes still waiting: another thread is pinned, or the garbage
+    /// sits in another thread's local bag.
+    pub pending_bytes: usize,
+    /// Retired objects still waiting.
+    pub pending_objects: usize,
+}

@@ -1,0 +1,106 @@
+//! The one place that decides whether evacmap's synchronisation primitives are
+//! the real ones or loom's model-checked stand-ins.
+//!
+//! Nothing else in the crate names `std::sync::atomic`, `parking_lot` or `loom`
+//! directly for shared state that a model must see: it imports from here. Under
+//! `--cfg loom` (with `--cfg crossbeam_loom` and the `loom` feature, see
+//! `loom-tests/`) the atomics and the shard mutex are loom's, and
+//! crossbeam-epoch runs its own loom mode, so every interleaving of the
+//! protocol (including reclamation) is explored.
+
+#[cfg(all(loom, not(feature = "loom")))]
+compile_error!("`--cfg loom` needs evacmap's `loom` feature (build through loom-tests/)");
+#[cfg(all(feature = "loom", not(loom)))]
+compile_error!("evacmap's `loom` feature needs RUSTFLAGS=\"--cfg loom --cfg crossbeam_loom\"");
+#[cfg(all(loom, not(crossbeam_loom)))]
+compile_error!("`--cfg loom` needs `--cfg crossbeam_loom` too, so crossbeam-epoch is modelled");
+
+pub(crate) use crossbeam_epoch as epoch;
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64};
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64};
+
+// `Ordering` is a plain enum in both worlds.
+pub(crate) use std::sync::atomic::Ordering;
+
+/// The shard writer lock: `parking_lot::Mutex` normally, loom's under a model.
+pub(crate) struct Mutex<T> {
+    #[cfg(not(loom))]
+    inner: parking_lot::Mutex<T>,
+    #[cfg(loom)]
+    inner: loom::sync::Mutex<T>,
+}
+
+#[cfg(not(loom))]
+pub(crate) type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
+#[cfg(loom)]
+pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+
+impl<T> Mutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self {
+            #[cfg(not(loom))]
+            inner: parking_lot::Mutex::new(value),
+            #[cfg(loom)]
+            inner: loom::sync::Mutex::new(value),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+        #[cfg(not(loom))]
+        return self.inner.lock();
+        #[cfg(loom)]
+        return self
+            .inner
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+    }
+
+    /// Takes the lock only if nobody holds it. Readers use this to help a
+    /// pending migration without ever waiting.
+    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        #[cfg(not(loom))]
+        {
+            // A plain load first: readers that find the lock busy leave without
+            // a read-for-ownership of the lock's cache line.
+            if self.inner.is_locked() {
+                return None;
+            }
+            self.inner.try_lock()
+        }
+        #[cfg(loom)]
+        match self.inner.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(loom::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(loom::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+}
+
+/// A use-after-free detector for loom models; a zero-sized no-op otherwise.
+///
+/// Loom does not track raw memory. Readers `touch` the canary of every table
+/// and overflow bucket they enter, and freeing one `kill`s it (a write). If a
+/// free is not ordered after every reader that could still see the object,
+/// loom reports the read/write race, which is exactly the early free.
+#[derive(Default)]
+pub(crate) struct Canary {
+    #[cfg(loom)]
+    cell: loom::cell::UnsafeCell<u8>,
+}
+
+impl Canary {
+    #[inline(always)]
+    pub(crate) fn touch(&self) {
+        #[cfg(loom)]
+        self.cell.with(|_| ());
+    }
+
+    #[inline(always)]
+    pub(crate) fn kill(&self) {
+        #[cfg(loom)]
+        self.cell.with_mut(|_| ());
+    }
+}
