@@ -120,3 +120,8 @@ pub use stats::{MapStats, Reclaimed};
 
 /// The default hasher: foldhash's fast, randomly seeded hasher.
 pub type DefaultHashBuilder = foldhash::fast::RandomState;
+
+/// The README's example, compiled and run as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

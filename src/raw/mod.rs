@@ -261,7 +261,7 @@ impl<K, V> RawMap<K, V> {
             s.migration_buckets_remaining += remaining;
         }
         s.shard_bytes = std::mem::size_of_val::<[Shard<K, V>]>(&self.shards)
-            + self.shards.len() * std::mem::size_of::<retire::Accounting>();
+            + self.shards.len() * retire::Retirer::ALLOCATED_BYTES;
         s
     }
 }

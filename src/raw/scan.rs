@@ -32,12 +32,15 @@ use crate::sync::epoch::Guard;
 pub(crate) const CHUNK_BUCKETS: usize = 16;
 
 /// Collects the entries with position in `[lo, hi]` reachable from `table`.
-pub(crate) fn collect_range<'g, K, V>(
-    table: &'g Table<K, V>,
+///
+/// The pointers stay valid while the guard under which `table` was loaded is
+/// pinned.
+pub(crate) fn collect_range<K, V>(
+    table: &Table<K, V>,
     lo: u64,
     hi: u64,
     shard_bits: u32,
-    out: &mut Vec<&'g Entry<K, V>>,
+    out: &mut Vec<*const Entry<K, V>>,
 ) {
     for index in table.index(lo)..=table.index(hi) {
         let bucket = table.bucket(index);
@@ -62,12 +65,12 @@ pub(crate) fn collect_range<'g, K, V>(
 
 /// Collects one chunk of `shard` from `cursor`. Returns the cursor for the
 /// next chunk, or `None` when the shard is done.
-pub(crate) fn next_chunk<'g, K, V>(
+pub(crate) fn next_chunk<K, V>(
     shard: &Shard<K, V>,
     cursor: u64,
     shard_bits: u32,
-    guard: &'g Guard,
-    out: &mut Vec<&'g Entry<K, V>>,
+    guard: &Guard,
+    out: &mut Vec<*const Entry<K, V>>,
 ) -> Option<u64> {
     let root = shard.root(guard)?;
     let first = root.index(cursor);
