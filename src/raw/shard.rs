@@ -86,6 +86,19 @@ pub(crate) struct Counters {
     pub(crate) shrinks: AtomicUsize,
 }
 
+/// Adds to a counter. Counters are written only under the shard lock, so a
+/// plain load and store suffice (no locked read-modify-write on the hot path).
+#[inline(always)]
+fn add(counter: &AtomicUsize, n: usize) {
+    counter.store(counter.load(Relaxed) + n, Relaxed);
+}
+
+/// Subtracts from a counter; see [`add`].
+#[inline(always)]
+fn sub(counter: &AtomicUsize, n: usize) {
+    counter.store(counter.load(Relaxed) - n, Relaxed);
+}
+
 pub(crate) struct Writer {
     state: Mutex<State>,
     pub(crate) counters: Counters,
@@ -267,7 +280,7 @@ impl<K, V> Shard<K, V> {
             }
             (Some(slot), None) => {
                 if let Some(empty) = Bucket::clear(&slot) {
-                    counters.overflow.fetch_sub(1, Relaxed);
+                    sub(&counters.overflow, 1);
                     // SAFETY: the emptied overflow bucket was just unlinked;
                     // readers standing in it keep it alive through the epoch.
                     unsafe {
@@ -280,15 +293,15 @@ impl<K, V> Shard<K, V> {
                 }
                 // SAFETY: the entry was just unlinked.
                 unsafe { self.retire_entry(guard, slot.entry) };
-                counters.len.fetch_sub(1, Relaxed);
+                sub(&counters.len, 1);
                 slot.entry
             }
             (None, Some(new)) => {
                 let hash = new.hash;
                 if bucket.insert(Box::into_raw(new), hash) {
-                    counters.overflow.fetch_add(1, Relaxed);
+                    add(&counters.overflow, 1);
                 }
-                counters.len.fetch_add(1, Relaxed);
+                add(&counters.len, 1);
                 ptr::null()
             }
             (None, None) => ptr::null(),
@@ -392,7 +405,7 @@ impl<K, V> Shard<K, V> {
             &mut evacuated,
         );
         let counters = &self.writer.counters;
-        counters.overflow.fetch_add(evacuated.new_overflow, Relaxed);
+        add(&counters.overflow, evacuated.new_overflow);
         counters
             .migration_remaining
             .store(old.buckets() - migration.moved, Relaxed);
@@ -415,14 +428,14 @@ impl<K, V> Shard<K, V> {
         // Release pairs with readers' Acquire in `root`.
         self.root.store(new, Ordering::Release);
         let counters = &self.writer.counters;
-        counters.overflow.fetch_sub(migration.old_overflow, Relaxed);
+        sub(&counters.overflow, migration.old_overflow);
         counters.buckets.store(1 << new_log2, Relaxed);
         counters.tables.store(1, Relaxed);
         counters.migration_remaining.store(0, Relaxed);
         if new_log2 > old_log2 {
-            counters.grows.fetch_add(1, Relaxed);
+            add(&counters.grows, 1);
         } else {
-            counters.shrinks.fetch_add(1, Relaxed);
+            add(&counters.shrinks, 1);
         }
         let bytes = Table::<K, V>::bytes(old_log2) + migration.old_overflow * Bucket::<K, V>::BYTES;
         // SAFETY: no new reader can reach `old` (the root moved on, and only
