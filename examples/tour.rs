@@ -28,7 +28,12 @@ struct Session {
 const SESSIONS: u64 = 1_000_000;
 
 fn session(id: u64) -> Session {
-    Session { user: id % 50_000, created_ms: id, last_seen_ms: id, token: id.to_le_bytes().repeat(2).try_into().unwrap() }
+    Session {
+        user: id % 50_000,
+        created_ms: id,
+        last_seen_ms: id,
+        token: id.to_le_bytes().repeat(2).try_into().unwrap(),
+    }
 }
 
 /// A tiny xorshift, so readers pick ids without a dependency.
@@ -142,17 +147,36 @@ fn main() {
         "evacmap tour: a session store, {writers} writer and {readers} reader threads, {} shards",
         store.shards()
     );
-    report("empty (no table allocated until the first insert)", &store, None);
+    report(
+        "empty (no table allocated until the first insert)",
+        &store,
+        None,
+    );
 
     let grow = run_phase(&store, writers, readers, 0..SESSIONS, SESSIONS, |m, id| {
         m.insert(id, session(id));
     });
-    report("1. log in 1,000,000 sessions (map grows from empty, incrementally)", &store, Some(&grow));
+    report(
+        "1. log in 1,000,000 sessions (map grows from empty, incrementally)",
+        &store,
+        Some(&grow),
+    );
 
-    let expire = run_phase(&store, writers, readers, 0..SESSIONS * 9 / 10, SESSIONS, |m, id| {
-        m.remove(&id);
-    });
-    report("2. expire 90% of the sessions (shards shrink as they empty)", &store, Some(&expire));
+    let expire = run_phase(
+        &store,
+        writers,
+        readers,
+        0..SESSIONS * 9 / 10,
+        SESSIONS,
+        |m, id| {
+            m.remove(&id);
+        },
+    );
+    report(
+        "2. expire 90% of the sessions (shards shrink as they empty)",
+        &store,
+        Some(&expire),
+    );
 
     let reclaimed = store.reclaim();
     report(
@@ -164,14 +188,34 @@ fn main() {
         None,
     );
 
-    let survivors = (SESSIONS * 9 / 10..SESSIONS).filter(|id| store.contains_key(id)).count();
-    assert_eq!(survivors as u64, SESSIONS / 10, "every unexpired session is still there");
+    let survivors = (SESSIONS * 9 / 10..SESSIONS)
+        .filter(|id| store.contains_key(id))
+        .count();
+    assert_eq!(
+        survivors as u64,
+        SESSIONS / 10,
+        "every unexpired session is still there"
+    );
 
     let start = Instant::now();
     store.clear();
-    println!("\n   clear() took {:.1} µs (tables are detached and retired whole)", start.elapsed().as_secs_f64() * 1e6);
-    report("4. clear(): the old tables wait for readers to leave", &store, None);
+    println!(
+        "\n   clear() took {:.1} µs (tables are detached and retired whole)",
+        start.elapsed().as_secs_f64() * 1e6
+    );
+    report(
+        "4. clear(): the old tables wait for readers to leave",
+        &store,
+        None,
+    );
     let reclaimed = store.reclaim();
-    report(&format!("5. reclaim(): {} bytes still pending", reclaimed.pending_bytes), &store, None);
+    report(
+        &format!(
+            "5. reclaim(): {} bytes still pending",
+            reclaimed.pending_bytes
+        ),
+        &store,
+        None,
+    );
     assert!(store.is_empty());
 }

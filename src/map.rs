@@ -5,6 +5,7 @@
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
+use std::panic::{RefUnwindSafe, UnwindSafe};
 
 use crate::builder::{BuildError, Builder};
 use crate::iter::{Iter, Keys, Values};
@@ -32,6 +33,14 @@ unsafe impl<K: Send, V: Send, S: Send> Send for HashMap<K, V, S> {}
 // (`&K`, `&V` on several threads: Sync) and cause drops on another thread
 // (Send); the hasher is used through `&S` only.
 unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync> Sync for HashMap<K, V, S> {}
+
+// A panic in user code (`Hash`, `Eq`, a closure) never leaves a shard half
+// updated: every write validates with user code first and mutates after, and
+// the lock is released by unwinding. So observing the map after a caught
+// panic is sound and consistent; the auto traits would say otherwise only
+// because of the mutex's UnsafeCell.
+impl<K: RefUnwindSafe, V: RefUnwindSafe, S: RefUnwindSafe> RefUnwindSafe for HashMap<K, V, S> {}
+impl<K: RefUnwindSafe, V: RefUnwindSafe, S: UnwindSafe> UnwindSafe for HashMap<K, V, S> {}
 
 impl<K, V> HashMap<K, V, DefaultHashBuilder> {
     /// An empty map with the default shard count. Allocates no table until

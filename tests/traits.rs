@@ -17,6 +17,8 @@ type S = evacmap::DefaultHashBuilder;
 
 assert_impl_all!(HashMap<u64, String>: Send, Sync, Default, Clone, std::fmt::Debug);
 assert_impl_all!(HashMap<u64, Vec<u8>, S>: Send, Sync);
+// Panics in user code leave the map consistent (contract 8): unwind safe.
+assert_impl_all!(HashMap<u64, String>: std::panic::UnwindSafe, std::panic::RefUnwindSafe);
 // Cell is Send but not Sync: the map can move between threads, not be shared.
 assert_impl_all!(HashMap<u64, Cell<u64>>: Send);
 assert_not_impl_any!(HashMap<u64, Cell<u64>>: Sync);

@@ -13,7 +13,8 @@
 //! - [`entry`]: immutable, individually allocated entries.
 //! - [`bucket`]: one-cache-line buckets, overflow chains, no tombstones.
 //! - [`table`]: bucket arrays, positions, sizing thresholds.
-//! - [`shard`]: the writer lock, the conditional swap every write uses,
+//! - [`lock`]: the shard writer lock, which turns re-entry into a panic.
+//! - [`shard`]: the writer side: the conditional swap every write uses,
 //!   resize triggers, `clear`.
 //! - [`migrate`]: incremental evacuation to a successor table.
 //! - [`scan`]: exact-once chunked iteration across resizes.
@@ -38,6 +39,7 @@
 
 pub(crate) mod bucket;
 pub(crate) mod entry;
+pub(crate) mod lock;
 pub(crate) mod migrate;
 pub(crate) mod retire;
 pub(crate) mod scan;

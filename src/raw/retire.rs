@@ -46,7 +46,8 @@ pub(crate) struct Retirer {
 
 impl Retirer {
     /// Bytes of the shared accounting block (an `Arc`: two counts + the block).
-    pub(crate) const ALLOCATED_BYTES: usize = 2 * std::mem::size_of::<usize>() + std::mem::size_of::<Accounting>();
+    pub(crate) const ALLOCATED_BYTES: usize =
+        2 * std::mem::size_of::<usize>() + std::mem::size_of::<Accounting>();
 
     pub(crate) fn accounting(&self) -> &Accounting {
         &self.accounting

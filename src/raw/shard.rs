@@ -28,11 +28,12 @@ use crossbeam_utils::CachePadded;
 
 use super::bucket::{Bucket, SlotRef};
 use super::entry::Entry;
+use super::lock::{Locked, ShardLock};
 use super::migrate::{self, Evacuated, Migration};
 use super::retire::Retirer;
 use super::table::{self, Table};
 use crate::sync::epoch::Guard;
-use crate::sync::{AtomicPtr, Mutex, MutexGuard, Ordering};
+use crate::sync::{AtomicPtr, Ordering};
 
 /// How a shard resizes.
 #[derive(Clone, Copy, Debug)]
@@ -100,7 +101,7 @@ fn sub(counter: &AtomicUsize, n: usize) {
 }
 
 pub(crate) struct Writer {
-    state: Mutex<State>,
+    state: ShardLock<State>,
     pub(crate) counters: Counters,
     pub(crate) retirer: Retirer,
 }
@@ -131,7 +132,7 @@ impl AfterUnlock {
 impl<K, V> Shard<K, V> {
     pub(crate) fn new(floor_log2: u32) -> Self {
         let writer = Writer {
-            state: Mutex::new(State {
+            state: ShardLock::new(State {
                 floor_log2,
                 migration: None,
             }),
@@ -199,7 +200,7 @@ impl<K, V> Shard<K, V> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> Locked<'_, State> {
         self.writer.state.lock()
     }
 
