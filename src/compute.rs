@@ -16,7 +16,7 @@
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 
-use crate::raw::entry::Entry;
+use crate::raw::entry::{Entry, Unpublished};
 use crate::raw::SwapExpect;
 use crate::refs::Ref;
 use crate::sync::epoch;
@@ -73,12 +73,8 @@ where
         let guard = epoch::pin();
         let mut current = self.raw.get(hash, key, &guard)?;
         loop {
-            let new = Box::new(Entry {
-                hash,
-                key: current.key.clone(),
-                value: f(&current.value),
-            });
-            let published: *const Entry<K, V> = &*new;
+            let new = Unpublished::new(hash, current.key.clone(), f(&current.value));
+            let published: *const Entry<K, V> = new.as_ptr();
             match self
                 .raw
                 .swap(&guard, hash, key, SwapExpect::Is(current), Some(new))
@@ -142,11 +138,11 @@ where
                     }
                 }
                 Op::Insert(value) => {
-                    let new = Box::new(Entry { hash, key, value });
-                    let published: *const Entry<K, V> = &*new;
-                    // SAFETY: as in `insert_entry`: the key's heap allocation
-                    // outlives the call.
-                    let key_ref = unsafe { &(*published).key };
+                    let new = Unpublished::new(hash, key, value);
+                    let published: *const Entry<K, V> = new.as_ptr();
+                    // SAFETY: the entry lives for the whole call: owned until
+                    // published, then protected by `guard`.
+                    let key_ref = unsafe { new.key() };
                     match self.raw.swap(&guard, hash, key_ref, expect, Some(new)) {
                         Ok(previous) => {
                             let previous = previous.map(|e| e as *const _);
@@ -159,10 +155,7 @@ where
                             };
                         }
                         Err(conflict) => {
-                            let new = conflict.new.expect("handed back");
-                            // SAFETY: never published.
-                            let (k, _value) =
-                                unsafe { Entry::unpublished_into_parts(Box::into_raw(new)) };
+                            let (k, _value) = conflict.new.expect("handed back").into_parts();
                             key = k;
                             current = conflict.current;
                         }
@@ -220,14 +213,10 @@ where
             // SAFETY: reached under `guard`.
             return unsafe { Ref::new(guard, &*found) };
         }
-        let new = Box::new(Entry {
-            hash,
-            key,
-            value: make(),
-        });
-        let published: *const Entry<K, V> = &*new;
-        // SAFETY: as in `insert_entry`.
-        let key_ref = unsafe { &(*published).key };
+        let new = Unpublished::new(hash, key, make());
+        let published: *const Entry<K, V> = new.as_ptr();
+        // SAFETY: as in `compute`.
+        let key_ref = unsafe { new.key() };
         match self.raw.swap(
             &guard,
             hash,

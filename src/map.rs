@@ -10,7 +10,7 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 use crate::builder::{BuildError, Builder};
 use crate::iter::{Iter, Keys, Values};
 use crate::pinned::Pinned;
-use crate::raw::entry::Entry;
+use crate::raw::entry::{Entry, Unpublished};
 use crate::raw::{RawMap, SwapExpect};
 use crate::refs::Ref;
 use crate::stats::{MapStats, Reclaimed};
@@ -141,12 +141,10 @@ where
         guard: &'g Guard,
     ) -> Option<&'g Entry<K, V>> {
         let hash = self.hash(&key);
-        let new = Box::new(Entry { hash, key, value });
-        let key: *const K = &new.key;
-        // SAFETY: the key lives in the entry's heap allocation, which is not
-        // moved by moving the Box, and stays allocated for the whole call:
-        // it is either published (then protected by `guard`) or handed back.
-        let key = unsafe { &*key };
+        let new = Unpublished::new(hash, key, value);
+        // SAFETY: the entry lives for the whole call: owned until published,
+        // then protected by `guard`.
+        let key = unsafe { new.key() };
         match self.raw.swap(guard, hash, key, SwapExpect::Any, Some(new)) {
             Ok(previous) => previous,
             Err(_) => unreachable!("an unconditional swap cannot conflict"),

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use crossbeam_utils::CachePadded;
 
 use super::bucket::{Bucket, SlotRef};
-use super::entry::Entry;
+use super::entry::{Entry, Unpublished};
 use super::lock::{Locked, ShardLock};
 use super::migrate::{self, Evacuated, Migration};
 use super::retire::Retirer;
@@ -59,7 +59,7 @@ pub(crate) enum Expect<K, V> {
 /// entry handed back unpublished.
 pub(crate) struct Conflict<'g, K, V> {
     pub(crate) current: Option<&'g Entry<K, V>>,
-    pub(crate) new: Option<Box<Entry<K, V>>>,
+    pub(crate) new: Option<Unpublished<K, V>>,
 }
 
 /// Lock-protected shard state.
@@ -217,7 +217,7 @@ impl<K, V> Shard<K, V> {
         hash: u64,
         key: &Q,
         expect: Expect<K, V>,
-        new: Option<Box<Entry<K, V>>>,
+        new: Option<Unpublished<K, V>>,
     ) -> Result<Option<&'g Entry<K, V>>, Conflict<'g, K, V>>
     where
         K: std::borrow::Borrow<Q> + Send + 'static,
@@ -265,7 +265,7 @@ impl<K, V> Shard<K, V> {
         guard: &Guard,
         bucket: &Bucket<K, V>,
         found: Option<SlotRef<K, V>>,
-        new: Option<Box<Entry<K, V>>>,
+        new: Option<Unpublished<K, V>>,
     ) -> *const Entry<K, V>
     where
         K: Send + 'static,
@@ -274,7 +274,7 @@ impl<K, V> Shard<K, V> {
         let counters = &self.writer.counters;
         match (found, new) {
             (Some(slot), Some(new)) => {
-                let old = Bucket::replace(&slot, Box::into_raw(new));
+                let old = Bucket::replace(&slot, new.publish());
                 // SAFETY: `old` was just unlinked (replaced with Release).
                 unsafe { self.retire_entry(guard, old) };
                 old
@@ -298,8 +298,8 @@ impl<K, V> Shard<K, V> {
                 slot.entry
             }
             (None, Some(new)) => {
-                let hash = new.hash;
-                if bucket.insert(Box::into_raw(new), hash) {
+                let hash = new.hash();
+                if bucket.insert(new.publish(), hash) {
                     add(&counters.overflow, 1);
                 }
                 add(&counters.len, 1);
