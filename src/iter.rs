@@ -48,18 +48,16 @@ impl<K, V> Scan<K, V> {
         self.batch.clear();
         self.next = 0;
         let shard_bits = raw.policy().shard_bits;
-        let mut chunk = Vec::new();
         while let Some(shard) = raw.shards().get(self.shard) {
-            match scan::next_chunk(shard, self.cursor, shard_bits, guard, &mut chunk) {
+            // Chunks are collected straight into the reusable batch.
+            match scan::next_chunk(shard, self.cursor, shard_bits, guard, &mut self.batch) {
                 Some(cursor) => self.cursor = cursor,
                 None => {
                     self.shard += 1;
                     self.cursor = 0;
                 }
             }
-            if !chunk.is_empty() {
-                self.batch
-                    .extend(chunk.iter().map(|e| *e as *const Entry<K, V>));
+            if !self.batch.is_empty() {
                 return true;
             }
         }
