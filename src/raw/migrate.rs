@@ -82,7 +82,7 @@ pub(crate) fn evacuate<K, V>(
 }
 
 /// Evacuates up to `budget` buckets from the cursor on. Returns true when
-/// every bucket of `old` is MOVED.
+/// every bucket of `old` is MOVED (the migration is complete).
 pub(crate) fn advance<K, V>(
     old: &Table<K, V>,
     new: &Table<K, V>,
@@ -96,6 +96,7 @@ pub(crate) fn advance<K, V>(
         evacuate(old, index, new, shard_bits, migration, out);
     }
     migration.cursor = end;
-    debug_assert!(migration.cursor < old.buckets() || migration.moved == old.buckets());
-    migration.cursor == old.buckets()
+    // Done when every bucket is MOVED, wherever the cursor is: writes evacuate
+    // their own key's bucket ahead of it.
+    migration.moved == old.buckets()
 }
