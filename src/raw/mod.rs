@@ -60,6 +60,8 @@ pub(crate) use self::shard::Expect as SwapExpect;
 /// The sharded map without a hasher: every operation takes the hash.
 pub(crate) struct RawMap<K, V> {
     shards: Box<[Shard<K, V>]>,
+    /// `63 - shard_bits`: the shard of a hash is `(hash >> 1) >> shard_shift`.
+    shard_shift: u32,
     policy: Policy,
     /// The map owns entries of K and V, and is neither Send nor Sync by
     /// itself: the public type states exactly when it is.
@@ -73,6 +75,7 @@ impl<K, V> RawMap<K, V> {
         let shard_bits = shards.trailing_zeros();
         RawMap {
             shards: (0..shards).map(|_| Shard::new(floor_log2)).collect(),
+            shard_shift: 63 - shard_bits,
             policy: Policy {
                 step,
                 auto_shrink,
@@ -97,8 +100,12 @@ impl<K, V> RawMap<K, V> {
     /// The shard of a hash: its top `shard_bits` bits.
     #[inline(always)]
     pub(crate) fn shard(&self, hash: u64) -> &Shard<K, V> {
-        // Two shifts so that zero shard bits need no branch.
-        &self.shards[((hash >> 1) >> (63 - self.policy.shard_bits)) as usize]
+        // Two shifts so that zero shard bits need no branch (a shift by 64 would).
+        let index = ((hash >> 1) >> self.shard_shift) as usize;
+        debug_assert!(index < self.shards.len());
+        // SAFETY: `index` keeps the top `shard_bits` bits of the hash, so it
+        // is below `2^shard_bits == shards.len()`.
+        unsafe { self.shards.get_unchecked(index) }
     }
 
     #[inline(always)]
@@ -118,9 +125,20 @@ impl<K, V> RawMap<K, V> {
         let (entry, followed) = shard.find(self.pos(hash), hash, key, guard);
         if followed {
             // A migration is pending on this shard: help it finish.
-            shard.help(&self.policy, guard);
+            self.help(shard, guard);
         }
         entry
+    }
+
+    /// Out of line: the read path stays small enough to inline.
+    #[cold]
+    #[inline(never)]
+    fn help(&self, shard: &Shard<K, V>, guard: &Guard)
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        shard.help(&self.policy, guard);
     }
 
     /// See [`Shard::swap`].

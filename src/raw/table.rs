@@ -33,6 +33,9 @@ pub(crate) const MAX_LOG2: u32 = 40;
 
 pub(crate) struct Table<K, V> {
     log2: u32,
+    /// `63 - log2`: `index` is `(pos >> 1) >> shift` (two shifts, so that a
+    /// one-bucket table needs no branch).
+    shift: u32,
     buckets: Box<[Bucket<K, V>]>,
     /// The successor during a migration; set once (Release) when the migration
     /// starts, never changed afterwards.
@@ -46,6 +49,7 @@ impl<K, V> Table<K, V> {
         assert!(log2 <= MAX_LOG2);
         Box::into_raw(Box::new(Table {
             log2,
+            shift: 63 - log2,
             buckets: alloc_buckets(1usize << log2),
             next: AtomicPtr::new(ptr::null_mut()),
             canary: Canary::default(),
@@ -70,8 +74,7 @@ impl<K, V> Table<K, V> {
     /// The bucket index of a position: its top `log2` bits.
     #[inline(always)]
     pub(crate) fn index(&self, pos: u64) -> usize {
-        // Two shifts so that log2 == 0 needs no branch (a shift by 64 would).
-        ((pos >> 1) >> (63 - self.log2)) as usize
+        ((pos >> 1) >> self.shift) as usize
     }
 
     #[inline(always)]
@@ -81,9 +84,11 @@ impl<K, V> Table<K, V> {
 
     #[inline(always)]
     pub(crate) fn bucket_for(&self, pos: u64) -> &Bucket<K, V> {
-        // SAFETY-free: `index` is < 2^log2 by construction; the bounds check
-        // is kept (it is predictable and cheap).
-        &self.buckets[self.index(pos)]
+        let index = self.index(pos);
+        debug_assert!(index < self.buckets.len());
+        // SAFETY: `index` keeps the top `log2` bits of `pos`, so it is below
+        // `2^log2 == buckets.len()`.
+        unsafe { self.buckets.get_unchecked(index) }
     }
 
     /// The inclusive range of positions bucket `index` covers.

@@ -81,10 +81,16 @@ fn zero_bytes(x: u64) -> u64 {
 }
 
 /// Slots whose tag equals `tag` (`tag` must be non-zero).
+///
+/// Uses the cheap zero-byte test: a borrow out of a matching byte can flag a
+/// run of bytes equal to `tag ^ 1` above it. Such false positives are
+/// discarded by the caller's full hash and key comparison (and are rare: 1 in
+/// 256 per neighbouring slot). It never misses a match.
 #[inline(always)]
 pub(crate) fn matching(word: u64, tag: u8) -> SlotSet {
     debug_assert_ne!(tag, 0);
-    SlotSet(zero_bytes(word ^ (LOW_BITS * tag as u64)) & SLOT_HIGH_BITS)
+    let x = word ^ (LOW_BITS * tag as u64);
+    SlotSet(x.wrapping_sub(LOW_BITS) & !x & SLOT_HIGH_BITS)
 }
 
 /// Slots with no entry.
@@ -139,6 +145,10 @@ mod tests {
     fn matching_finds_every_equal_tag() {
         let w = word_of([7, 0, 7, 9, 0x80, 7]);
         assert_eq!(matching(w, 7).collect::<Vec<_>>(), vec![0, 2, 5]);
+        // The false positive the cheap test allows: a byte equal to
+        // `tag ^ 1` (6 ^ 7 == 1) above a true match.
+        let fp = word_of([7, 6, 0, 0, 0, 0]);
+        assert_eq!(matching(fp, 7).collect::<Vec<_>>(), vec![0, 1]);
         assert_eq!(matching(w, 9).collect::<Vec<_>>(), vec![3]);
         assert_eq!(matching(w, 0x80).collect::<Vec<_>>(), vec![4]);
         assert!(matching(w, 1).is_empty());
@@ -162,7 +172,12 @@ mod tests {
                 if other == t {
                     assert_eq!(m, vec![0, 1, 2, 3, 4, 5]);
                 } else {
-                    assert_eq!(m, vec![1, 4], "tag {t} other {other}");
+                    // Never a miss; false positives only on bytes equal to
+                    // `t ^ 1`, in a run above a true match (the borrow).
+                    assert!(m.contains(&1) && m.contains(&4), "tag {t} other {other}: {m:?}");
+                    for slot in m.iter().filter(|&&s| s != 1 && s != 4) {
+                        assert!(other ^ t == 1 && *slot > 1, "tag {t} other {other}: {m:?}");
+                    }
                 }
                 let e: Vec<_> = empty(w).collect();
                 if other == 0 {
