@@ -62,6 +62,7 @@ impl<T> ShardLock<T> {
     /// # Panics
     /// If the current thread already holds it (a key's `Eq` called back into
     /// the map), instead of deadlocking.
+    #[inline]
     pub(crate) fn lock(&self) -> Locked<'_, T> {
         if let Some(guard) = self.mutex.try_lock() {
             return self.held(guard);

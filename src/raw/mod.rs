@@ -225,7 +225,7 @@ impl<K, V> RawMap<K, V> {
         {
             let guard = epoch::pin();
             for shard in self.shards.iter() {
-                finished += usize::from(shard.finish_migration(&self.policy, &guard));
+                finished += usize::from(shard.settle(&self.policy, &guard));
             }
         }
         let pending = || {
@@ -273,8 +273,10 @@ impl<K, V> RawMap<K, V> {
             s.table_bytes += tables * std::mem::size_of::<table::Table<K, V>>()
                 + (buckets + overflow) * bucket::Bucket::<K, V>::BYTES;
             s.entry_bytes += len * Entry::<K, V>::BYTES;
-            s.retired_bytes += shard.writer().retirer.accounting().pending_bytes();
-            s.retired_objects += shard.writer().retirer.accounting().pending_objects();
+            let batched = c.batched.load(Relaxed);
+            s.retired_bytes += shard.writer().retirer.accounting().pending_bytes()
+                + batched * Entry::<K, V>::BYTES;
+            s.retired_objects += shard.writer().retirer.accounting().pending_objects() + batched;
             s.grows += c.grows.load(Relaxed);
             s.shrinks += c.shrinks.load(Relaxed);
             s.migrations_in_progress += usize::from(remaining > 0 || tables > 1);

@@ -62,12 +62,22 @@ pub(crate) struct Conflict<'g, K, V> {
     pub(crate) new: Option<Unpublished<K, V>>,
 }
 
+/// Entries retired per deferred destructor. Retiring one at a time costs a
+/// crossbeam deferral and several atomic updates per write; a batch costs one.
+/// Under loom a batch of one keeps models small and exercises the same path.
+const RETIRE_BATCH: usize = if cfg!(loom) { 1 } else { 64 };
+
 /// Lock-protected shard state.
-pub(crate) struct State {
+pub(crate) struct State<K, V> {
     /// The smallest table (log2 buckets) automatic shrinking may go to: the
     /// capacity the user asked for.
     pub(crate) floor_log2: u32,
     pub(crate) migration: Option<Migration>,
+    /// Entries unlinked from the tables but not yet handed to the epoch
+    /// collector. Retiring later than the unlink is always safe (the epoch
+    /// then protects even more readers); `reclaim`, `clear` and dropping the
+    /// map flush the batch, and stats count it as retired.
+    retired: Vec<*mut Entry<K, V>>,
 }
 
 /// Shard statistics, written under the lock, read anywhere.
@@ -85,6 +95,8 @@ pub(crate) struct Counters {
     pub(crate) migration_remaining: AtomicUsize,
     pub(crate) grows: AtomicUsize,
     pub(crate) shrinks: AtomicUsize,
+    /// Entries in the retire batch (retired, not yet handed to the collector).
+    pub(crate) batched: AtomicUsize,
 }
 
 /// Adds to a counter. Counters are written only under the shard lock, so a
@@ -100,8 +112,8 @@ fn sub(counter: &AtomicUsize, n: usize) {
     counter.store(counter.load(Relaxed) - n, Relaxed);
 }
 
-pub(crate) struct Writer {
-    state: ShardLock<State>,
+pub(crate) struct Writer<K, V> {
+    state: ShardLock<State<K, V>>,
     pub(crate) counters: Counters,
     pub(crate) retirer: Retirer,
 }
@@ -110,7 +122,7 @@ pub(crate) struct Shard<K, V> {
     /// The only field readers load: on its own cache line, away from the lock
     /// word and counters that writers modify.
     root: CachePadded<AtomicPtr<Table<K, V>>>,
-    writer: CachePadded<Writer>,
+    writer: CachePadded<Writer<K, V>>,
 }
 
 /// Things to do once the lock is released.
@@ -135,6 +147,7 @@ impl<K, V> Shard<K, V> {
             state: ShardLock::new(State {
                 floor_log2,
                 migration: None,
+                retired: Vec::new(),
             }),
             counters: Counters::default(),
             retirer: Retirer::default(),
@@ -149,7 +162,7 @@ impl<K, V> Shard<K, V> {
         }
     }
 
-    pub(crate) fn writer(&self) -> &Writer {
+    pub(crate) fn writer(&self) -> &Writer<K, V> {
         &self.writer
     }
 
@@ -200,7 +213,7 @@ impl<K, V> Shard<K, V> {
         }
     }
 
-    fn lock(&self) -> Locked<'_, State> {
+    fn lock(&self) -> Locked<'_, State<K, V>> {
         self.writer.state.lock()
     }
 
@@ -249,7 +262,7 @@ impl<K, V> Shard<K, V> {
                     return Err(Conflict { current, new });
                 }
             }
-            let previous = self.apply(guard, bucket, found, new);
+            let previous = self.apply(&mut state, guard, bucket, found, new);
             self.after_write(&mut state, policy, guard, &mut after);
             previous
         };
@@ -262,6 +275,7 @@ impl<K, V> Shard<K, V> {
     /// Applies a validated swap. Returns the previous entry (retired) or null.
     fn apply(
         &self,
+        state: &mut State<K, V>,
         guard: &Guard,
         bucket: &Bucket<K, V>,
         found: Option<SlotRef<K, V>>,
@@ -276,7 +290,7 @@ impl<K, V> Shard<K, V> {
             (Some(slot), Some(new)) => {
                 let old = Bucket::replace(&slot, new.publish());
                 // SAFETY: `old` was just unlinked (replaced with Release).
-                unsafe { self.retire_entry(guard, old) };
+                unsafe { self.retire_entry(state, guard, old) };
                 old
             }
             (Some(slot), None) => {
@@ -293,7 +307,7 @@ impl<K, V> Shard<K, V> {
                     };
                 }
                 // SAFETY: the entry was just unlinked.
-                unsafe { self.retire_entry(guard, slot.entry) };
+                unsafe { self.retire_entry(state, guard, slot.entry) };
                 sub(&counters.len, 1);
                 slot.entry
             }
@@ -309,21 +323,50 @@ impl<K, V> Shard<K, V> {
         }
     }
 
+    /// Adds an unlinked entry to the retire batch, handing the batch to the
+    /// epoch collector when it is full.
+    ///
     /// # Safety
     /// `entry` is unlinked from every live table and retired only here.
-    unsafe fn retire_entry(&self, guard: &Guard, entry: *mut Entry<K, V>)
+    unsafe fn retire_entry(&self, state: &mut State<K, V>, guard: &Guard, entry: *mut Entry<K, V>)
     where
         K: Send + 'static,
         V: Send + 'static,
     {
-        // SAFETY: per the contract; K and V are Send + 'static, so the
+        if state.retired.capacity() == 0 {
+            state.retired.reserve_exact(RETIRE_BATCH);
+        }
+        state.retired.push(entry);
+        self.writer
+            .counters
+            .batched
+            .store(state.retired.len(), Relaxed);
+        if state.retired.len() >= RETIRE_BATCH {
+            self.flush_retired(state, guard);
+        }
+    }
+
+    /// Hands the retire batch to the epoch collector.
+    fn flush_retired(&self, state: &mut State<K, V>, guard: &Guard)
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        if state.retired.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut state.retired);
+        self.writer.counters.batched.store(0, Relaxed);
+        let bytes = batch.len() * Entry::<K, V>::BYTES;
+        // SAFETY: every entry in the batch was unlinked (under this lock) and
+        // is retired only once, here; K and V are Send + 'static, so the
         // destructor may run on any thread at any later time.
         unsafe {
-            self.writer
-                .retirer
-                .retire(guard, Entry::<K, V>::BYTES, move || {
-                    drop(Box::from_raw(entry))
-                });
+            self.writer.retirer.retire(guard, bytes, move || {
+                for entry in batch {
+                    drop(Box::from_raw(entry));
+                }
+            });
         }
     }
 
@@ -331,7 +374,7 @@ impl<K, V> Shard<K, V> {
     /// migration (the bucket of `pos` first), and returns the table writes go to.
     fn prepare_write<'g>(
         &self,
-        state: &mut State,
+        state: &mut State<K, V>,
         policy: &Policy,
         guard: &'g Guard,
         pos: Option<u64>,
@@ -369,7 +412,7 @@ impl<K, V> Shard<K, V> {
     /// of `pos`), completing it if that was the last.
     fn step(
         &self,
-        state: &mut State,
+        state: &mut State<K, V>,
         policy: &Policy,
         guard: &Guard,
         pos: Option<u64>,
@@ -416,7 +459,7 @@ impl<K, V> Shard<K, V> {
     }
 
     /// Swings the root to the successor and retires the old table.
-    fn complete(&self, state: &mut State, guard: &Guard, after: &mut AfterUnlock)
+    fn complete(&self, state: &mut State<K, V>, guard: &Guard, after: &mut AfterUnlock)
     where
         K: Send + 'static,
         V: Send + 'static,
@@ -454,7 +497,7 @@ impl<K, V> Shard<K, V> {
     /// blocking mode, finish it at once).
     fn after_write(
         &self,
-        state: &mut State,
+        state: &mut State<K, V>,
         policy: &Policy,
         guard: &Guard,
         after: &mut AfterUnlock,
@@ -486,7 +529,7 @@ impl<K, V> Shard<K, V> {
 
     fn start_migration(
         &self,
-        state: &mut State,
+        state: &mut State<K, V>,
         policy: &Policy,
         guard: &Guard,
         log2: u32,
@@ -531,8 +574,9 @@ impl<K, V> Shard<K, V> {
         after.run(guard);
     }
 
-    /// Finishes any pending migration now. Returns true if there was one.
-    pub(crate) fn finish_migration(&self, policy: &Policy, guard: &Guard) -> bool
+    /// Finishes any pending migration now and hands the retire batch to the
+    /// collector (what `reclaim` needs). Returns true if a migration was pending.
+    pub(crate) fn settle(&self, policy: &Policy, guard: &Guard) -> bool
     where
         K: Send + 'static,
         V: Send + 'static,
@@ -542,6 +586,7 @@ impl<K, V> Shard<K, V> {
             let mut state = self.lock();
             let pending = state.migration.is_some();
             self.step(&mut state, policy, guard, None, usize::MAX, &mut after);
+            self.flush_retired(&mut state, guard);
             pending
         };
         after.run(guard);
@@ -607,6 +652,8 @@ impl<K, V> Shard<K, V> {
             // Release: the empty state (null root) is published like any
             // other root change; pairs with `root`'s Acquire.
             let root = self.root.swap(ptr::null_mut(), Ordering::AcqRel);
+            // Entries removed before the clear go to the collector now too.
+            self.flush_retired(&mut state, guard);
             if root.is_null() {
                 return;
             }
@@ -644,5 +691,12 @@ impl<K, V> Shard<K, V> {
         let root = self.root.swap(ptr::null_mut(), Ordering::Relaxed);
         // SAFETY: exclusive access; the chain owns its entries.
         unsafe { Table::free_chain(root) };
+        // The map is being dropped, so no reference into it exists (every
+        // `Ref` and handle borrows the map): the retire batch can be freed
+        // at once.
+        for entry in std::mem::take(&mut self.lock().retired) {
+            // SAFETY: unlinked entries owned by the batch alone.
+            drop(unsafe { Box::from_raw(entry) });
+        }
     }
 }

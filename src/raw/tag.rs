@@ -174,7 +174,10 @@ mod tests {
                 } else {
                     // Never a miss; false positives only on bytes equal to
                     // `t ^ 1`, in a run above a true match (the borrow).
-                    assert!(m.contains(&1) && m.contains(&4), "tag {t} other {other}: {m:?}");
+                    assert!(
+                        m.contains(&1) && m.contains(&4),
+                        "tag {t} other {other}: {m:?}"
+                    );
                     for slot in m.iter().filter(|&&s| s != 1 && s != 4) {
                         assert!(other ^ t == 1 && *slot > 1, "tag {t} other {other}: {m:?}");
                     }
