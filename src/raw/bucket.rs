@@ -173,8 +173,12 @@ impl<K, V> Bucket<K, V> {
             let b = unsafe { &*bucket };
             for index in tag::matching(b.tags.load(Ordering::Relaxed), tag) {
                 let entry = b.slots[index].load(Ordering::Relaxed);
-                // SAFETY: a slot with a tag holds a live entry under the lock.
-                let e = unsafe { &*entry };
+                // `matching` may report false positives, including an empty
+                // slot (tag 0 next to a matching tag 1).
+                // SAFETY: a non-null slot holds a live entry under the lock.
+                let Some(e) = (unsafe { entry.as_ref() }) else {
+                    continue;
+                };
                 if e.hash == hash && e.key.borrow() == key {
                     return Some(SlotRef {
                         bucket,
@@ -356,6 +360,18 @@ mod tests {
             assert_eq!(e.value, k * 10);
         }
         assert!(b.find(b.tags(), 7, &7).is_none());
+        free_chain(&b);
+    }
+
+    #[test]
+    fn locate_survives_a_false_positive_on_an_empty_slot() {
+        // Tag 1 (hash low byte 0 or 1): the cheap SWAR match also flags the
+        // empty slot above it (0 == 1 ^ 1). Found by the fuzzer.
+        let b = Bucket::<u64, u64>::new();
+        b.insert(entry(0x100, 1), 0x100);
+        assert!(b.locate(0x200, &2).is_none());
+        assert!(b.find(b.tags(), 0x200, &2).is_none());
+        assert_eq!(b.locate(0x100, &1).unwrap().index, 0);
         free_chain(&b);
     }
 
