@@ -254,16 +254,20 @@ mod tests {
 
     #[test]
     fn a_small_bucket_covers_whole_large_buckets() {
-        let small = unsafe { &*Table::<u64, u64>::alloc(2) };
-        let large = unsafe { &*Table::<u64, u64>::alloc(5) };
-        for i in 0..small.buckets() {
-            let (lo, hi) = small.range(i);
-            assert_eq!(large.range(large.index(lo)).0, lo);
-            assert_eq!(large.range(large.index(hi)).1, hi);
+        let (small_ptr, large_ptr) = (Table::<u64, u64>::alloc(2), Table::<u64, u64>::alloc(5));
+        {
+            let (small, large) = unsafe { (&*small_ptr, &*large_ptr) };
+            for i in 0..small.buckets() {
+                let (lo, hi) = small.range(i);
+                assert_eq!(large.range(large.index(lo)).0, lo);
+                assert_eq!(large.range(large.index(hi)).1, hi);
+            }
         }
+        // Freed through the original raw pointers, never through a pointer
+        // cast from a shared reference.
         unsafe {
-            Table::free(small as *const _ as *mut Table<u64, u64>, true);
-            Table::free(large as *const _ as *mut Table<u64, u64>, true);
+            Table::free(small_ptr, true);
+            Table::free(large_ptr, true);
         }
     }
 
