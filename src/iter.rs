@@ -35,7 +35,7 @@ impl<K, V> Scan<K, V> {
     }
 }
 
-impl<K: Eq, V> Scan<K, V> {
+impl<K, V> Scan<K, V> {
     /// The next entry of the current chunk. Valid while the guard that
     /// `refill` used is pinned.
     pub(crate) fn pop(&mut self) -> Option<*const Entry<K, V>> {
@@ -85,7 +85,7 @@ impl<'a, K, V> Iter<'a, K, V> {
     }
 }
 
-impl<'a, K: Eq, V> Iterator for Iter<'a, K, V> {
+impl<'a, K, V> Iterator for Iter<'a, K, V> {
     type Item = Ref<'a, K, V>;
 
     fn next(&mut self) -> Option<Ref<'a, K, V>> {
@@ -115,7 +115,7 @@ impl<'a, K, V> Keys<'a, K, V> {
     }
 }
 
-impl<'a, K: Eq, V> Iterator for Keys<'a, K, V> {
+impl<'a, K, V> Iterator for Keys<'a, K, V> {
     type Item = KeyRef<'a, K, V>;
     fn next(&mut self) -> Option<KeyRef<'a, K, V>> {
         self.0.next().map(Ref::into_key_ref)
@@ -131,7 +131,7 @@ impl<'a, K, V> Values<'a, K, V> {
     }
 }
 
-impl<'a, K: Eq, V> Iterator for Values<'a, K, V> {
+impl<'a, K, V> Iterator for Values<'a, K, V> {
     type Item = Ref<'a, K, V>;
     fn next(&mut self) -> Option<Ref<'a, K, V>> {
         self.0.next()
@@ -155,7 +155,7 @@ impl<'g, K, V> PinnedIter<'g, K, V> {
     }
 }
 
-impl<'g, K: Eq, V> Iterator for PinnedIter<'g, K, V> {
+impl<'g, K, V> Iterator for PinnedIter<'g, K, V> {
     type Item = (&'g K, &'g V);
 
     fn next(&mut self) -> Option<(&'g K, &'g V)> {

@@ -303,8 +303,10 @@ where
             .map_err(|()| BuildError::CapacityOverflow)
     }
 
-    /// Shrinks every shard's table to what its contents need (finishing any
-    /// migration first), and forgets capacities reserved earlier.
+    /// Resizes every shard's table to what its contents need, now (finishing
+    /// any migration first, and this resize too: unlike automatic resizes it
+    /// is a whole-table pause per shard), and forgets capacities reserved
+    /// earlier.
     pub fn shrink_to_fit(&self) {
         self.raw.shrink_to_fit(&epoch::pin());
     }

@@ -194,11 +194,15 @@ impl<K, V> Bucket<K, V> {
         None
     }
 
-    /// Publishes `entry` in the first empty slot of the chain, linking a new
-    /// overflow bucket if every slot is taken. Returns true if it allocated an
-    /// overflow bucket.
+    /// Publishes `entry` in the first empty slot of the chain (this must be
+    /// the primary bucket), linking a new overflow bucket if every slot is
+    /// taken. Returns true if it allocated an overflow bucket.
     pub(crate) fn insert(&self, entry: *mut Entry<K, V>, hash: u64) -> bool {
         let tag = tag::tag_of(hash);
+        // Announce the insert before publishing it: Release, so a scan that
+        // sees the entry (Acquire) sees the new count too (see `scan.rs`).
+        let head = self.tags.load(Ordering::Relaxed);
+        self.tags.store(tag::bump_inserts(head), Ordering::Release);
         let mut bucket = self;
         loop {
             let tags = bucket.tags.load(Ordering::Relaxed);

@@ -225,7 +225,7 @@ impl<K, V> RawMap<K, V> {
         {
             let guard = epoch::pin();
             for shard in self.shards.iter() {
-                finished += usize::from(shard.settle(&self.policy, &guard));
+                finished += shard.settle(&self.policy, &guard);
             }
         }
         let pending = || {

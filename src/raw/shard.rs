@@ -398,6 +398,14 @@ impl<K, V> Shard<K, V> {
         }
         if state.migration.is_some() {
             self.step(state, policy, guard, pos, policy.step, after);
+            // Completing a migration may start a follow-up one: the written
+            // key's bucket must be evacuated into *that* successor too before
+            // the write goes there (invariant 3).
+            if let Some(pos) = pos {
+                while state.migration.is_some() && !self.bucket_moved(pos) {
+                    self.step(state, policy, guard, Some(pos), 0, after);
+                }
+            }
         }
         // SAFETY: under the lock the root (and its successor) cannot be
         // retired by anyone else, and our guard outlives this call.
@@ -408,8 +416,18 @@ impl<K, V> Shard<K, V> {
         }
     }
 
+    /// Whether the root's bucket for `pos` is MOVED (under the lock).
+    fn bucket_moved(&self, pos: u64) -> bool {
+        // SAFETY: a pending migration implies a live root under the lock.
+        let root = unsafe { &*self.root.load(Ordering::Relaxed) };
+        super::tag::is_moved(root.bucket_for(pos).tags())
+    }
+
     /// Does up to `budget` buckets of the pending migration (plus the bucket
-    /// of `pos`), completing it if that was the last.
+    /// of `pos`), completing it if that was the last. A completed migration is
+    /// checked against the thresholds at once (writes may have outgrown the
+    /// successor meanwhile), which may start the next one. Returns true if it
+    /// completed a migration.
     fn step(
         &self,
         state: &mut State<K, V>,
@@ -418,12 +436,13 @@ impl<K, V> Shard<K, V> {
         pos: Option<u64>,
         budget: usize,
         after: &mut AfterUnlock,
-    ) where
+    ) -> bool
+    where
         K: Send + 'static,
         V: Send + 'static,
     {
         let Some(migration) = state.migration.as_mut() else {
-            return;
+            return false;
         };
         // SAFETY: a migration implies a root with a successor, both live
         // under the lock.
@@ -455,7 +474,29 @@ impl<K, V> Shard<K, V> {
             .store(old.buckets() - migration.moved, Relaxed);
         if done {
             self.complete(state, guard, after);
+            self.after_write(state, policy, guard, after);
         }
+        done
+    }
+
+    /// Runs migrations to completion, including any follow-up one a
+    /// completion starts. Returns how many completed.
+    fn finish_migrations(
+        &self,
+        state: &mut State<K, V>,
+        policy: &Policy,
+        guard: &Guard,
+        after: &mut AfterUnlock,
+    ) -> usize
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        let mut finished = 0;
+        while state.migration.is_some() {
+            finished += usize::from(self.step(state, policy, guard, None, usize::MAX, after));
+        }
+        finished
     }
 
     /// Swings the root to the successor and retires the old table.
@@ -575,22 +616,21 @@ impl<K, V> Shard<K, V> {
     }
 
     /// Finishes any pending migration now and hands the retire batch to the
-    /// collector (what `reclaim` needs). Returns true if a migration was pending.
-    pub(crate) fn settle(&self, policy: &Policy, guard: &Guard) -> bool
+    /// collector (what `reclaim` needs). Returns the migrations it completed.
+    pub(crate) fn settle(&self, policy: &Policy, guard: &Guard) -> usize
     where
         K: Send + 'static,
         V: Send + 'static,
     {
         let mut after = AfterUnlock::default();
-        let pending = {
+        let finished = {
             let mut state = self.lock();
-            let pending = state.migration.is_some();
-            self.step(&mut state, policy, guard, None, usize::MAX, &mut after);
+            let finished = self.finish_migrations(&mut state, policy, guard, &mut after);
             self.flush_retired(&mut state, guard);
-            pending
+            finished
         };
         after.run(guard);
-        pending
+        finished
     }
 
     /// Resizes towards `log2_for(entries)`: `grow_only` for `reserve` (raises
@@ -624,15 +664,25 @@ impl<K, V> Shard<K, V> {
                     .store(state.floor_log2 as usize, Relaxed);
                 return Ok(());
             }
-            self.step(&mut state, policy, guard, None, usize::MAX, &mut after);
+            self.finish_migrations(&mut state, policy, guard, &mut after);
             // SAFETY: live under the lock.
             let log2 = unsafe { (*self.root.load(Ordering::Relaxed)).log2() };
-            let target = if grow_only {
-                state.floor_log2.max(log2)
+            if grow_only {
+                // Incremental like any grow: the following writes move it.
+                let target = state.floor_log2.max(log2);
+                self.start_migration(&mut state, policy, guard, target, &mut after);
             } else {
-                table::shrink_target(len, 0).min(log2)
-            };
-            self.start_migration(&mut state, policy, guard, target, &mut after);
+                // Sized to the contents (growing if writes outran the table),
+                // and finished now: an explicit compaction.
+                self.start_migration(
+                    &mut state,
+                    policy,
+                    guard,
+                    table::shrink_target(len, 0),
+                    &mut after,
+                );
+                self.finish_migrations(&mut state, policy, guard, &mut after);
+            }
             Ok(())
         })();
         after.run(guard);

@@ -5,7 +5,7 @@
 //!
 //! | bytes 0..SLOTS | byte 6 | byte 7 |
 //! |---|---|---|
-//! | slot tags: `0` = empty, anything else = occupied | unused, always 0 | control: bit 63 = MOVED |
+//! | slot tags: `0` = empty, anything else = occupied | primary bucket: inserts into the chain, wrapping | control: bit 63 = MOVED |
 //!
 //! Invariants (kept by the shard's writer, under its lock):
 //! - a slot's tag byte is non-zero iff its entry pointer is non-null, except
@@ -14,6 +14,11 @@
 //!   the tag;
 //! - MOVED is set once, after every entry of the bucket's chain was copied to
 //!   the successor table, and never cleared.
+//! - The insert count (primary bucket) is bumped, with a Release store,
+//!   *before* each entry published anywhere in the chain: a scan that saw the
+//!   entry sees the bump. Scans use it to detect a racing insert (see
+//!   `scan.rs`); it wraps at 256, and 256 inserts into one chain during one
+//!   scan of it go unnoticed.
 //!
 //! Matching may report false positives (readers confirm with the full hash and
 //! the key) but never false negatives. Empty-slot detection is exact, because a
@@ -118,6 +123,21 @@ pub(crate) fn without(word: u64, slot: usize) -> u64 {
     with_tag(word, slot, 0)
 }
 
+const INSERTS_SHIFT: u32 = 48;
+
+/// The chain's insert count (meaningful in a primary bucket's word).
+#[inline(always)]
+pub(crate) fn inserts(word: u64) -> u8 {
+    (word >> INSERTS_SHIFT) as u8
+}
+
+/// `word` with the insert count incremented (wrapping).
+#[inline(always)]
+pub(crate) fn bump_inserts(word: u64) -> u64 {
+    let count = inserts(word).wrapping_add(1);
+    (word & !(0xFF << INSERTS_SHIFT)) | ((count as u64) << INSERTS_SHIFT)
+}
+
 #[inline(always)]
 pub(crate) fn is_moved(word: u64) -> bool {
     word & MOVED != 0
@@ -201,6 +221,19 @@ mod tests {
         let w = without(with_tag(w, 3, 5), 3);
         assert!(is_moved(w));
         assert_eq!(empty(w).count(), SLOTS);
+    }
+
+    #[test]
+    fn insert_count_is_not_a_slot_and_wraps() {
+        let mut w = with_tag(MOVED, 2, 9);
+        for n in 1..=300u32 {
+            w = bump_inserts(w);
+            assert_eq!(inserts(w), n as u8);
+        }
+        assert!(is_moved(w));
+        assert_eq!(occupied(w).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(matching(w, 9).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(empty(w).count(), SLOTS - 1);
     }
 
     #[test]
