@@ -45,6 +45,11 @@ pub enum BuildError {
     TooManyShards(usize),
     /// An incremental step of zero buckets would never finish a resize.
     ZeroStep,
+    /// The allocator refused a table of this size (from `try_reserve`).
+    AllocationFailed {
+        /// The bytes asked for.
+        bytes: usize,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -59,6 +64,9 @@ impl fmt::Display for BuildError {
             }
             BuildError::TooManyShards(n) => {
                 write!(f, "{n} shards is more than the maximum of {MAX_SHARDS}")
+            }
+            BuildError::AllocationFailed { bytes } => {
+                write!(f, "the allocator refused a table of {bytes} bytes")
             }
             BuildError::ZeroStep => write!(
                 f,

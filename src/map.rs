@@ -11,6 +11,7 @@ use crate::builder::{BuildError, Builder};
 use crate::iter::{Iter, Keys, Values};
 use crate::pinned::Pinned;
 use crate::raw::entry::{Entry, Unpublished};
+use crate::raw::shard::ReserveError;
 use crate::raw::{RawMap, SwapExpect};
 use crate::refs::Ref;
 use crate::stats::{MapStats, Reclaimed};
@@ -296,11 +297,17 @@ where
         }
     }
 
-    /// [`HashMap::reserve`], with capacity overflow as an error.
+    /// [`HashMap::reserve`], with capacity overflow and allocation failure
+    /// as errors. Allocates the grown table now (the entries move
+    /// incrementally), so a reservation that succeeds will not abort later
+    /// for want of that table.
     pub fn try_reserve(&self, additional: usize) -> Result<(), BuildError> {
         self.raw
             .reserve(additional, &epoch::pin())
-            .map_err(|()| BuildError::CapacityOverflow)
+            .map_err(|e| match e {
+                ReserveError::CapacityOverflow => BuildError::CapacityOverflow,
+                ReserveError::AllocationFailed(bytes) => BuildError::AllocationFailed { bytes },
+            })
     }
 
     /// Resizes every shard's table to what its contents need, now (finishing

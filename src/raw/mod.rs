@@ -192,14 +192,19 @@ impl<K, V> RawMap<K, V> {
     }
 
     /// Raises every shard's floor to hold `additional` more entries.
-    pub(crate) fn reserve(&self, additional: usize, guard: &Guard) -> Result<(), ()>
+    pub(crate) fn reserve(
+        &self,
+        additional: usize,
+        guard: &Guard,
+    ) -> Result<(), shard::ReserveError>
     where
         K: Send + 'static,
         V: Send + 'static,
     {
-        let extra = Self::per_shard(additional, self.shards.len()).ok_or(())?;
+        let extra = Self::per_shard(additional, self.shards.len())
+            .ok_or(shard::ReserveError::CapacityOverflow)?;
         for shard in self.shards.iter() {
-            shard.resize_to(&self.policy, guard, extra, true)?;
+            shard.reserve(&self.policy, guard, extra)?;
         }
         Ok(())
     }
@@ -210,7 +215,7 @@ impl<K, V> RawMap<K, V> {
         V: Send + 'static,
     {
         for shard in self.shards.iter() {
-            let _ = shard.resize_to(&self.policy, guard, 0, false);
+            shard.shrink_to_fit(&self.policy, guard);
         }
     }
 

@@ -125,6 +125,15 @@ pub(crate) struct Shard<K, V> {
     writer: CachePadded<Writer<K, V>>,
 }
 
+/// Why a reservation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReserveError {
+    /// No table can hold that many entries.
+    CapacityOverflow,
+    /// The allocator refused a table of this many bytes.
+    AllocationFailed(usize),
+}
+
 /// Things to do once the lock is released.
 #[must_use]
 #[derive(Default)]
@@ -370,6 +379,17 @@ impl<K, V> Shard<K, V> {
         }
     }
 
+    /// Installs a fresh, empty root table (under the lock, with no root).
+    fn install_root(&self, root: *mut Table<K, V>, log2: u32) {
+        let counters = &self.writer.counters;
+        counters.tables.store(1, Relaxed);
+        counters.buckets.store(1 << log2, Relaxed);
+        counters.target_log2.store(log2 as usize, Relaxed);
+        // Release: the empty table is initialised before readers see it
+        // (pairs with `root`'s Acquire).
+        self.root.store(root, Ordering::Release);
+    }
+
     /// Makes sure the shard has a table, does this write's share of a pending
     /// migration (the bucket of `pos` first), and returns the table writes go to.
     fn prepare_write<'g>(
@@ -387,14 +407,7 @@ impl<K, V> Shard<K, V> {
         let mut root = self.root.load(Ordering::Relaxed);
         if root.is_null() {
             root = Table::alloc(state.floor_log2);
-            let counters = &self.writer.counters;
-            counters.tables.store(1, Relaxed);
-            counters.buckets.store(1 << state.floor_log2, Relaxed);
-            counters
-                .target_log2
-                .store(state.floor_log2 as usize, Relaxed);
-            // Release: the empty table is initialised before readers see it.
-            self.root.store(root, Ordering::Release);
+            self.install_root(root, state.floor_log2);
         }
         if state.migration.is_some() {
             self.step(state, policy, guard, pos, policy.step, after);
@@ -579,14 +592,34 @@ impl<K, V> Shard<K, V> {
         K: Send + 'static,
         V: Send + 'static,
     {
+        let infallible = |log2| Some(Table::alloc(log2));
+        let _ = self.try_start_migration(state, policy, guard, log2, after, infallible);
+    }
+
+    /// Starts a migration to a `2^log2`-bucket successor made by `alloc`
+    /// (in blocking mode, also finishes it). `Err(bytes)` if `alloc` could
+    /// not allocate the successor; nothing changed then.
+    fn try_start_migration(
+        &self,
+        state: &mut State<K, V>,
+        policy: &Policy,
+        guard: &Guard,
+        log2: u32,
+        after: &mut AfterUnlock,
+        alloc: impl FnOnce(u32) -> Option<*mut Table<K, V>>,
+    ) -> Result<(), usize>
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
         debug_assert!(state.migration.is_none());
         let root = self.root.load(Ordering::Relaxed);
         // SAFETY: live under the lock.
         let root = unsafe { &*root };
         if root.log2() == log2 {
-            return;
+            return Ok(());
         }
-        let successor = Table::alloc(log2);
+        let successor = alloc(log2).ok_or(Table::<K, V>::bytes(log2))?;
         root.set_next(successor);
         state.migration = Some(Migration::new());
         let counters = &self.writer.counters;
@@ -599,6 +632,7 @@ impl<K, V> Shard<K, V> {
         if policy.step == usize::MAX {
             self.step(state, policy, guard, None, usize::MAX, after);
         }
+        Ok(())
     }
 
     /// A reader that followed a MOVED mark helps the pending migration with
@@ -633,16 +667,16 @@ impl<K, V> Shard<K, V> {
         finished
     }
 
-    /// Resizes towards `log2_for(entries)`: `grow_only` for `reserve` (raises
-    /// the floor), otherwise `shrink_to_fit` (resets the floor to what the
-    /// contents need). A pending migration is finished first.
-    pub(crate) fn resize_to(
+    /// Makes room for `extra` more entries and raises the floor to it. The
+    /// table is allocated now (fallibly), so an impossible reservation is an
+    /// error here rather than an abort at some later insert; the grow itself
+    /// is incremental like any other. A pending migration is finished first.
+    pub(crate) fn reserve(
         &self,
         policy: &Policy,
         guard: &Guard,
         extra: usize,
-        grow_only: bool,
-    ) -> Result<(), ()>
+    ) -> Result<(), ReserveError>
     where
         K: Send + 'static,
         V: Send + 'static,
@@ -651,29 +685,59 @@ impl<K, V> Shard<K, V> {
         let result = (|| {
             let mut state = self.lock();
             let len = self.writer.counters.len.load(Relaxed);
-            if grow_only {
-                let wanted = table::log2_for(len.checked_add(extra).ok_or(())?).ok_or(())?;
-                state.floor_log2 = state.floor_log2.max(wanted);
-            } else {
-                state.floor_log2 = 0;
+            let needed = len
+                .checked_add(extra)
+                .ok_or(ReserveError::CapacityOverflow)?;
+            let wanted = table::log2_for(needed).ok_or(ReserveError::CapacityOverflow)?;
+            if wanted <= state.floor_log2 {
+                return Ok(());
             }
             if self.root.load(Ordering::Relaxed).is_null() {
-                self.writer
-                    .counters
-                    .target_log2
-                    .store(state.floor_log2 as usize, Relaxed);
+                let root = Table::try_alloc(wanted)
+                    .ok_or(ReserveError::AllocationFailed(Table::<K, V>::bytes(wanted)))?;
+                state.floor_log2 = wanted;
+                self.install_root(root, wanted);
                 return Ok(());
             }
             self.finish_migrations(&mut state, policy, guard, &mut after);
-            // SAFETY: live under the lock.
-            let log2 = unsafe { (*self.root.load(Ordering::Relaxed)).log2() };
-            if grow_only {
-                // Incremental like any grow: the following writes move it.
-                let target = state.floor_log2.max(log2);
-                self.start_migration(&mut state, policy, guard, target, &mut after);
+            // The floor first: a blocking grow completes inside, and
+            // completion re-checks the thresholds against the floor.
+            let old_floor = std::mem::replace(&mut state.floor_log2, wanted);
+            let started = self.try_start_migration(
+                &mut state,
+                policy,
+                guard,
+                wanted,
+                &mut after,
+                Table::try_alloc,
+            );
+            if let Err(bytes) = started {
+                state.floor_log2 = old_floor;
+                return Err(ReserveError::AllocationFailed(bytes));
+            }
+            Ok(())
+        })();
+        after.run(guard);
+        result
+    }
+
+    /// Resizes the table to what the contents need (growing if writes outran
+    /// it), finishing any migration first and this resize too: an explicit
+    /// compaction. Forgets the floor.
+    pub(crate) fn shrink_to_fit(&self, policy: &Policy, guard: &Guard)
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        let mut after = AfterUnlock::default();
+        {
+            let mut state = self.lock();
+            state.floor_log2 = 0;
+            if self.root.load(Ordering::Relaxed).is_null() {
+                self.writer.counters.target_log2.store(0, Relaxed);
             } else {
-                // Sized to the contents (growing if writes outran the table),
-                // and finished now: an explicit compaction.
+                self.finish_migrations(&mut state, policy, guard, &mut after);
+                let len = self.writer.counters.len.load(Relaxed);
                 self.start_migration(
                     &mut state,
                     policy,
@@ -683,10 +747,8 @@ impl<K, V> Shard<K, V> {
                 );
                 self.finish_migrations(&mut state, policy, guard, &mut after);
             }
-            Ok(())
-        })();
+        }
         after.run(guard);
-        result
     }
 
     /// Detaches the shard's tables and retires them with all their entries:

@@ -45,15 +45,29 @@ pub(crate) struct Table<K, V> {
 
 impl<K, V> Table<K, V> {
     /// Allocates an empty table of `2^log2` buckets.
+    ///
+    /// # Panics / aborts
+    /// Like std collections: out of memory calls `handle_alloc_error`. See
+    /// [`Table::try_alloc`] for the fallible form.
     pub(crate) fn alloc(log2: u32) -> *mut Self {
+        Self::try_alloc(log2).unwrap_or_else(|| {
+            std::alloc::handle_alloc_error(
+                std::alloc::Layout::array::<Bucket<K, V>>(1 << log2).unwrap(),
+            )
+        })
+    }
+
+    /// Allocates an empty table of `2^log2` buckets, or `None` if the
+    /// allocator refuses the bucket array.
+    pub(crate) fn try_alloc(log2: u32) -> Option<*mut Self> {
         assert!(log2 <= MAX_LOG2);
-        Box::into_raw(Box::new(Table {
+        Some(Box::into_raw(Box::new(Table {
             log2,
             shift: 63 - log2,
-            buckets: alloc_buckets(1usize << log2),
+            buckets: alloc_buckets(1usize << log2)?,
             next: AtomicPtr::new(ptr::null_mut()),
             canary: Canary::default(),
-        }))
+        })))
     }
 
     /// Bytes of a table of `2^log2` buckets, header included.
@@ -168,12 +182,12 @@ impl<K, V> Table<K, V> {
     }
 }
 
-/// Allocates `n` empty buckets.
-fn alloc_buckets<K, V>(n: usize) -> Box<[Bucket<K, V>]> {
+/// Allocates `n` empty buckets, or `None` if the allocator refuses.
+fn alloc_buckets<K, V>(n: usize) -> Option<Box<[Bucket<K, V>]>> {
     #[cfg(not(loom))]
     {
-        use std::alloc::{alloc_zeroed, handle_alloc_error, Layout};
-        let layout = Layout::array::<Bucket<K, V>>(n).expect("table size checked by sizing");
+        use std::alloc::{alloc_zeroed, Layout};
+        let layout = Layout::array::<Bucket<K, V>>(n).ok()?;
         // SAFETY: `n >= 1` so the layout is non-zero. An all-zero `Bucket` is a
         // valid empty bucket: its fields are atomics (zero = 0 / null) and a
         // zero-sized canary. The allocation has the array layout `Box<[T]>`
@@ -182,15 +196,15 @@ fn alloc_buckets<K, V>(n: usize) -> Box<[Bucket<K, V>]> {
         unsafe {
             let raw = alloc_zeroed(layout) as *mut Bucket<K, V>;
             if raw.is_null() {
-                handle_alloc_error(layout);
+                return None;
             }
-            Box::from_raw(ptr::slice_from_raw_parts_mut(raw, n))
+            Some(Box::from_raw(ptr::slice_from_raw_parts_mut(raw, n)))
         }
     }
     #[cfg(loom)]
     {
         // Loom's atomics must be constructed, not zeroed.
-        (0..n).map(|_| Bucket::new()).collect()
+        Some((0..n).map(|_| Bucket::new()).collect())
     }
 }
 
