@@ -11,7 +11,10 @@
 //! - a closure that panics leaves the map untouched;
 //! - under contention on one key, `update`, `compute` and `remove_if`
 //!   closures may run more than once (they are `FnMut`); each commit is
-//!   linearizable. `get_or_insert_with` runs its closure at most once.
+//!   linearizable. `get_or_insert_with` runs its closure at most once;
+//! - a closure that writes *its own key* makes its own commit fail; the
+//!   retry sees what it wrote. One that does so on every run would be retried
+//!   forever: after 16 such runs in a row it panics with a message saying so.
 
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
@@ -21,6 +24,30 @@ use crate::raw::SwapExpect;
 use crate::refs::Ref;
 use crate::sync::epoch;
 use crate::HashMap;
+
+/// Consecutive conflicts a closure caused itself, by writing the key it is
+/// computing. Once is legitimate (the retry sees the value it wrote); a
+/// closure that does it on every run would be retried forever.
+#[derive(Default)]
+struct SelfWrites(u32);
+
+impl SelfWrites {
+    /// Runs after each conflict; panics once the closure has caused
+    /// [`SELF_WRITE_LIMIT`] conflicts in a row.
+    #[track_caller]
+    fn record(&mut self, wrote_own_key: bool, op: &str) {
+        self.0 = if wrote_own_key { self.0 + 1 } else { 0 };
+        if self.0 >= SELF_WRITE_LIMIT {
+            panic!(
+                "evacmap: the closure passed to `{op}` wrote to the key it is computing on each of \
+                 {SELF_WRITE_LIMIT} runs in a row; its result can never be committed (it would be \
+                 retried forever). Return the new value from the closure instead of writing it."
+            );
+        }
+    }
+}
+
+const SELF_WRITE_LIMIT: u32 = 16;
 
 /// What a [`HashMap::compute`] closure decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,9 +98,11 @@ where
     {
         let hash = self.hash(key);
         let guard = epoch::pin();
+        let mut self_writes = SelfWrites::default();
         let mut current = self.raw.get(hash, key, &guard)?;
         loop {
-            let new = Unpublished::new(hash, current.key.clone(), f(&current.value));
+            let (value, wrote_own_key) = self.raw.run_closure(hash, || f(&current.value));
+            let new = Unpublished::new(hash, current.key.clone(), value);
             let published: *const Entry<K, V> = new.as_ptr();
             match self
                 .raw
@@ -83,6 +112,7 @@ where
                 Ok(_) => return Some(unsafe { Ref::new(guard, &*published) }),
                 Err(conflict) => {
                     drop(conflict.new); // unpublished: ours to drop, outside the lock
+                    self_writes.record(wrote_own_key, "update");
                     current = conflict.current?;
                 }
             }
@@ -112,11 +142,13 @@ where
     {
         let hash = self.hash(&key);
         let guard = epoch::pin();
+        let mut self_writes = SelfWrites::default();
         let mut key = key;
         let mut current = self.raw.get(hash, &key, &guard);
         loop {
             let expect = SwapExpect::Is(current.map_or(std::ptr::null(), |e| e as *const _));
-            match f(current.map(|e| &e.value)) {
+            let (op, wrote_own_key) = self.raw.run_closure(hash, || f(current.map(|e| &e.value)));
+            match op {
                 Op::Keep => {
                     let current = current.map(|e| e as *const _);
                     // SAFETY: reached under `guard`.
@@ -134,7 +166,10 @@ where
                                 unsafe { Self::wrap(guard, removed) }.expect("present"),
                             );
                         }
-                        Err(conflict) => current = conflict.current,
+                        Err(conflict) => {
+                            self_writes.record(wrote_own_key, "compute");
+                            current = conflict.current;
+                        }
                     }
                 }
                 Op::Insert(value) => {
@@ -156,6 +191,7 @@ where
                         }
                         Err(conflict) => {
                             let (k, _value) = conflict.new.expect("handed back").into_parts();
+                            self_writes.record(wrote_own_key, "compute");
                             key = k;
                             current = conflict.current;
                         }
@@ -175,9 +211,13 @@ where
     {
         let hash = self.hash(key);
         let guard = epoch::pin();
+        let mut self_writes = SelfWrites::default();
         let mut current = self.raw.get(hash, key, &guard)?;
         loop {
-            if !f(&current.key, &current.value) {
+            let (remove, wrote_own_key) = self
+                .raw
+                .run_closure(hash, || f(&current.key, &current.value));
+            if !remove {
                 return None;
             }
             match self
@@ -189,7 +229,10 @@ where
                     // SAFETY: retired under `guard`, so still allocated.
                     return unsafe { Self::wrap(guard, removed) };
                 }
-                Err(conflict) => current = conflict.current?,
+                Err(conflict) => {
+                    self_writes.record(wrote_own_key, "remove_if");
+                    current = conflict.current?;
+                }
             }
         }
     }

@@ -8,6 +8,10 @@
 //!
 //! Cost: one thread-local address and two plain stores per acquisition; the
 //! owner is read only when the lock is contended.
+//!
+//! The same module remembers the last key this thread wrote ([`note_write`]),
+//! so that an optimistic closure that writes its own key (and so makes its own
+//! commit fail, forever) is reported instead of retried endlessly.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -100,5 +104,37 @@ impl<T> Deref for Locked<'_, T> {
 impl<T> DerefMut for Locked<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         &mut self.guard
+    }
+}
+
+#[cfg(not(loom))]
+thread_local! {
+    /// (shard address, hash) of the last successful write on this thread.
+    static LAST_WRITE: std::cell::Cell<(usize, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// Records a successful write of `hash` into the shard at `shard`.
+#[inline(always)]
+pub(crate) fn note_write(shard: usize, hash: u64) {
+    #[cfg(not(loom))]
+    LAST_WRITE.with(|w| w.set((shard, hash)));
+    #[cfg(loom)]
+    let _ = (shard, hash);
+}
+
+/// Runs `f` and says whether it wrote `hash` into the shard at `shard`
+/// (on this thread) along the way.
+pub(crate) fn writes_own_key<R>(shard: usize, hash: u64, f: impl FnOnce() -> R) -> (R, bool) {
+    #[cfg(not(loom))]
+    {
+        LAST_WRITE.with(|w| w.set((0, 0)));
+        let result = f();
+        let wrote = LAST_WRITE.with(|w| w.get()) == (shard, hash);
+        (result, wrote)
+    }
+    #[cfg(loom)]
+    {
+        let _ = (shard, hash);
+        (f(), false)
     }
 }

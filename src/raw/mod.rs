@@ -141,6 +141,14 @@ impl<K, V> RawMap<K, V> {
         shard.help(&self.policy, guard);
     }
 
+    /// Runs a user closure for a read-modify-write of `hash`, and says
+    /// whether the closure itself wrote that key (on this thread): a conflict
+    /// it caused that way would recur on every retry.
+    pub(crate) fn run_closure<R>(&self, hash: u64, f: impl FnOnce() -> R) -> (R, bool) {
+        let shard = self.shard(hash) as *const Shard<K, V> as usize;
+        lock::writes_own_key(shard, hash, f)
+    }
+
     /// See [`Shard::swap`].
     #[inline]
     pub(crate) fn swap<'g, Q>(

@@ -272,6 +272,7 @@ impl<K, V> Shard<K, V> {
                 }
             }
             let previous = self.apply(&mut state, guard, bucket, found, new);
+            super::lock::note_write(self as *const Self as usize, hash);
             self.after_write(&mut state, policy, guard, &mut after);
             previous
         };
