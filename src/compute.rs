@@ -102,16 +102,17 @@ where
         let mut current = self.raw.get(hash, key, &guard)?;
         loop {
             let (value, wrote_own_key) = self.raw.run_closure(hash, || f(&current.value));
-            let new = Unpublished::new(hash, current.key.clone(), value);
-            let published: *const Entry<K, V> = new.as_ptr();
+            let entry = Unpublished::new(hash, current.key.clone(), value);
+            let published: *const Entry<K, V> = entry.as_ptr();
+            let mut new = Some(entry);
             match self
                 .raw
-                .swap(&guard, hash, key, SwapExpect::Is(current), Some(new))
+                .swap(&guard, hash, key, SwapExpect::Is(current), &mut new)
             {
                 // SAFETY: `published` was published under `guard`.
                 Ok(_) => return Some(unsafe { Ref::new(guard, &*published) }),
                 Err(conflict) => {
-                    drop(conflict.new); // unpublished: ours to drop, outside the lock
+                    drop(new); // unpublished: ours to drop, outside the lock
                     self_writes.record(wrote_own_key, "update");
                     current = conflict.current?;
                 }
@@ -158,7 +159,7 @@ where
                     let Some(entry) = current else {
                         return Computed::Unchanged(None);
                     };
-                    match self.raw.swap(&guard, hash, &entry.key, expect, None) {
+                    match self.raw.swap(&guard, hash, &entry.key, expect, &mut None) {
                         Ok(removed) => {
                             let removed = removed.map(|e| e as *const _);
                             // SAFETY: retired under `guard`, so still allocated.
@@ -175,10 +176,11 @@ where
                 Op::Insert(value) => {
                     let new = Unpublished::new(hash, key, value);
                     let published: *const Entry<K, V> = new.as_ptr();
-                    // SAFETY: the entry lives for the whole call: owned until
-                    // published, then protected by `guard`.
+                    // SAFETY: the entry outlives the call: owned by `new`
+                    // here until published, then protected by `guard`.
                     let key_ref = unsafe { new.key() };
-                    match self.raw.swap(&guard, hash, key_ref, expect, Some(new)) {
+                    let mut new = Some(new);
+                    match self.raw.swap(&guard, hash, key_ref, expect, &mut new) {
                         Ok(previous) => {
                             let previous = previous.map(|e| e as *const _);
                             // SAFETY: published under `guard`, which we still hold.
@@ -190,7 +192,7 @@ where
                             };
                         }
                         Err(conflict) => {
-                            let (k, _value) = conflict.new.expect("handed back").into_parts();
+                            let (k, _value) = new.expect("unpublished on conflict").into_parts();
                             self_writes.record(wrote_own_key, "compute");
                             key = k;
                             current = conflict.current;
@@ -222,7 +224,7 @@ where
             }
             match self
                 .raw
-                .swap(&guard, hash, key, SwapExpect::Is(current), None)
+                .swap(&guard, hash, key, SwapExpect::Is(current), &mut None)
             {
                 Ok(removed) => {
                     let removed = removed.map(|e| e as *const _);
@@ -260,17 +262,13 @@ where
         let published: *const Entry<K, V> = new.as_ptr();
         // SAFETY: as in `compute`.
         let key_ref = unsafe { new.key() };
-        match self.raw.swap(
-            &guard,
-            hash,
-            key_ref,
-            SwapExpect::Is(std::ptr::null()),
-            Some(new),
-        ) {
+        let mut new = Some(new);
+        let absent = SwapExpect::Is(std::ptr::null());
+        match self.raw.swap(&guard, hash, key_ref, absent, &mut new) {
             // SAFETY: published under `guard`.
             Ok(_) => unsafe { Ref::new(guard, &*published) },
             Err(conflict) => {
-                drop(conflict.new);
+                drop(new); // the loser's value: dropped here, outside the lock
                 let winner: *const Entry<K, V> =
                     conflict.current.expect("conflict on absent means present");
                 // SAFETY: reached under `guard`.

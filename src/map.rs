@@ -143,10 +143,13 @@ where
     ) -> Option<&'g Entry<K, V>> {
         let hash = self.hash(&key);
         let new = Unpublished::new(hash, key, value);
-        // SAFETY: the entry lives for the whole call: owned until published,
-        // then protected by `guard`.
+        // SAFETY: the entry outlives the call: owned by `new` here until
+        // published, then protected by `guard`.
         let key = unsafe { new.key() };
-        match self.raw.swap(guard, hash, key, SwapExpect::Any, Some(new)) {
+        match self
+            .raw
+            .swap(guard, hash, key, SwapExpect::Any, &mut Some(new))
+        {
             Ok(previous) => previous,
             Err(_) => unreachable!("an unconditional swap cannot conflict"),
         }
@@ -159,7 +162,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        match self.raw.swap(guard, hash, key, SwapExpect::Any, None) {
+        match self.raw.swap(guard, hash, key, SwapExpect::Any, &mut None) {
             Ok(previous) => previous,
             Err(_) => unreachable!("an unconditional swap cannot conflict"),
         }
@@ -277,9 +280,13 @@ where
                 // SAFETY: the chunk was collected under `guard`.
                 let entry = unsafe { &*entry };
                 if !keep(&entry.key, &entry.value) {
-                    let _ =
-                        self.raw
-                            .swap(&guard, entry.hash, &entry.key, SwapExpect::Is(entry), None);
+                    let _ = self.raw.swap(
+                        &guard,
+                        entry.hash,
+                        &entry.key,
+                        SwapExpect::Is(entry),
+                        &mut None,
+                    );
                 }
             }
         }

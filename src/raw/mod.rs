@@ -157,7 +157,7 @@ impl<K, V> RawMap<K, V> {
         hash: u64,
         key: &Q,
         expect: Expect<K, V>,
-        new: Option<entry::Unpublished<K, V>>,
+        new: &mut Option<entry::Unpublished<K, V>>,
     ) -> Result<Option<&'g Entry<K, V>>, Conflict<'g, K, V>>
     where
         K: std::borrow::Borrow<Q> + Send + 'static,

@@ -55,11 +55,10 @@ pub(crate) enum Expect<K, V> {
     Is(*const Entry<K, V>),
 }
 
-/// A failed conditional swap: what the key's entry really is, and the new
-/// entry handed back unpublished.
+/// A failed conditional swap: what the key's entry really is. (The new entry
+/// stays with the caller, unpublished.)
 pub(crate) struct Conflict<'g, K, V> {
     pub(crate) current: Option<&'g Entry<K, V>>,
-    pub(crate) new: Option<Unpublished<K, V>>,
 }
 
 /// Entries retired per deferred destructor. Retiring one at a time costs a
@@ -231,7 +230,11 @@ impl<K, V> Shard<K, V> {
     /// (`None`: remove it). Returns the previous entry, still readable under
     /// `guard` (it is retired, not freed).
     ///
-    /// `key` must be the key of `new` when `new` is `Some`.
+    /// `key` must be the key of `new` when `new` is `Some`. The caller keeps
+    /// owning `new` until it is published (then `swap` leaves `None`): if the
+    /// key's `Eq` panics here, the entry is dropped in the caller's frame,
+    /// after this one (whose `key` argument points into it) is gone, and after
+    /// the lock is released.
     pub(crate) fn swap<'g, Q>(
         &self,
         policy: &Policy,
@@ -239,7 +242,7 @@ impl<K, V> Shard<K, V> {
         hash: u64,
         key: &Q,
         expect: Expect<K, V>,
-        new: Option<Unpublished<K, V>>,
+        new: &mut Option<Unpublished<K, V>>,
     ) -> Result<Option<&'g Entry<K, V>>, Conflict<'g, K, V>>
     where
         K: std::borrow::Borrow<Q> + Send + 'static,
@@ -254,7 +257,7 @@ impl<K, V> Shard<K, V> {
                 // Removing from a shard that has no table: nothing to do, and
                 // no reason to allocate one.
                 return match expect {
-                    Expect::Is(p) if !p.is_null() => Err(Conflict { current: None, new }),
+                    Expect::Is(p) if !p.is_null() => Err(Conflict { current: None }),
                     _ => Ok(None),
                 };
             }
@@ -268,10 +271,10 @@ impl<K, V> Shard<K, V> {
                 if expected != current {
                     // SAFETY: `current` is live under the lock and our guard.
                     let current = unsafe { current.as_ref() };
-                    return Err(Conflict { current, new });
+                    return Err(Conflict { current });
                 }
             }
-            let previous = self.apply(&mut state, guard, bucket, found, new);
+            let previous = self.apply(&mut state, guard, bucket, found, new.take());
             super::lock::note_write(self as *const Self as usize, hash);
             self.after_write(&mut state, policy, guard, &mut after);
             previous
