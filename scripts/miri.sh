@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Miri over evacmap's unit tests and the hardening integration tests.
+#
+#   scripts/miri.sh                 # --lib + tests/panics.rs, reentrancy.rs, bad_input.rs
+#   scripts/miri.sh drops iteration # ... plus tests/drops.rs and tests/iteration.rs
+#   MIRI_LIB=0 scripts/miri.sh      # integration tests only
+#   MIRI_OWN=0 scripts/miri.sh      # unit tests only (plus any named tests)
+#   MIRI_SEEDS=0..8 scripts/miri.sh # explore 8 schedules per test (slow)
+#   scripts/miri.sh -- some_filter  # everything after `--` goes to the test harness
+#
+# Tree Borrows, not Stacked Borrows: under Stacked Borrows Miri reports UB
+# inside crossbeam-epoch 0.9 itself (internal.rs, reached from `epoch::pin`),
+# a known issue fixed upstream but not released. `-Zmiri-ignore-leaks`:
+# crossbeam's global collector never frees its thread records by design.
+# The tests scale themselves down under `cfg(miri)`. Uses its own target dir.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rustup +nightly component add miri rust-src >/dev/null
+cargo +nightly miri setup
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target-miri}"
+flags="-Zmiri-tree-borrows -Zmiri-ignore-leaks"
+if [[ -n "${MIRI_SEEDS:-}" ]]; then
+    flags="$flags -Zmiri-many-seeds=${MIRI_SEEDS}"
+fi
+export MIRIFLAGS="${MIRIFLAGS:-$flags}"
+
+tests=()
+if [[ "${MIRI_OWN:-1}" != "0" ]]; then
+    tests=(panics reentrancy bad_input)
+fi
+harness=()
+while (($#)); do
+    if [[ "$1" == "--" ]]; then
+        shift
+        harness=("$@")
+        break
+    fi
+    tests+=("$1")
+    shift
+done
+
+args=()
+if [[ "${MIRI_LIB:-1}" != "0" ]]; then
+    args+=(--lib)
+fi
+for t in "${tests[@]}"; do
+    args+=(--test "$t")
+done
+if ((${#args[@]} == 0)); then
+    echo "nothing to run" >&2
+    exit 2
+fi
+
+echo "MIRIFLAGS=$MIRIFLAGS"
+echo "cargo +nightly miri test -p evacmap ${args[*]} -- ${harness[*]:-}"
+# --no-fail-fast: a UB report in one test binary does not hide the others.
+time cargo +nightly miri test --no-fail-fast -p evacmap "${args[@]}" -- "${harness[@]}"
