@@ -349,7 +349,7 @@ fn assert_no_lock_held(map: &Arc<Map>, keys: &Arc<Tracker>, vals: &Arc<Tracker>)
     let mut probes = vec![None; shards];
     let mut id = 1u64 << 50;
     while probes.iter().any(Option::is_none) {
-        let s = shard_of(MixState.hash_one(&PKey::new(id, keys)), shards);
+        let s = shard_of(MixState.hash_one(PKey::new(id, keys)), shards);
         if probes[s].is_none() {
             probes[s] = Some(id);
         }
@@ -1073,7 +1073,7 @@ fn clear_and_retain_under_panics() {
         let panics: usize = hs.into_iter().map(|h| h.join().unwrap()).sum();
         assert!(panics > 0);
         let contents = snapshot(&map, &keys);
-        for (&id, _) in &contents {
+        for &id in contents.keys() {
             assert!(id < 200);
         }
         assert_no_lock_held(&map, &keys, &vals);
