@@ -73,8 +73,8 @@ impl<T> Mutex<T> {
         #[cfg(loom)]
         match self.inner.try_lock() {
             Ok(guard) => Some(guard),
-            Err(loom::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
-            Err(loom::sync::TryLockError::WouldBlock) => None,
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
         }
     }
 }
