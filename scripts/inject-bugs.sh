@@ -1,0 +1,497 @@
+#!/usr/bin/env bash
+# Injected bugs, caught: applies each of a list of deliberate bugs to a copy
+# of the source and requires the loom models, the release stress tests or
+# Miri to fail on every one of them.
+#
+#   scripts/inject-bugs.sh                  # every bug, then the baseline
+#   scripts/inject-bugs.sh free-immediately # some bugs (names from --list)
+#   scripts/inject-bugs.sh --list           # the bugs, their patches' sites and checks
+#   scripts/inject-bugs.sh --all-checks ... # run every check of a bug, not just
+#                                           # up to the first that fails
+#   scripts/inject-bugs.sh --no-baseline ...
+#
+# For each bug: the repository's working tree (tracked and untracked files
+# that git does not ignore; no target dirs) is copied to
+# $EVAC_INJECT_DIR/src (default /tmp/evac-inject/src), the bug's textual
+# patch is applied there (every anchor must occur exactly once, or the script
+# stops: it can never silently test the unmodified source), and the bug's
+# checks run in order, cheapest first, until one FAILS: that check "caught"
+# the bug. A check is
+#   loom:MODEL@BOUND   one loom model (loom-tests/tests/models.rs) at that
+#                      LOOM_MAX_PREEMPTIONS (the builds and environment of
+#                      loom-tests/run.sh)
+#   test:BINARY[:FILTER]  cargo test --release --test BINARY [-- FILTER]
+#   miri:BINARY[:FILTER]  cargo +nightly miri test --test BINARY, with the
+#                      flags of scripts/miri.sh
+# A check whose build fails does not count as catching anything: every
+# patch must compile, and a bug is caught only by a test or model failing
+# (or hanging past the time limit, reported as such). Each kind of check has
+# its own target dir under $EVAC_INJECT_DIR (target-tests, target-loom,
+# target-miri), shared by all bugs; they are seeded from the repository's
+# own target-tests / target-loom / target-miri on first use, so only evacmap
+# itself is rebuilt per bug.
+#
+# Baseline: every check that caught a bug is then run on the unmodified copy
+# and must pass there (a check that fails anyway proves nothing).
+#
+# Output: a table "bug | caught by | seconds" (and what the check reported);
+# exits non-zero if any bug was not caught, a patch did not apply or build,
+# or a catching check fails on the unmodified source. Logs of every check:
+# $EVAC_INJECT_DIR/logs/. Uses -j2 and runs one check at a time.
+#
+# Environment: EVAC_INJECT_DIR (scratch, default /tmp/evac-inject),
+# EVAC_INJECT_ROOT (tree to copy, default this repository),
+# EVAC_INJECT_TIMEOUT (seconds per check run, default 600),
+# EVAC_INJECT_NO_SEED=1 (do not seed the target dirs).
+set -uo pipefail
+
+ROOT="${EVAC_INJECT_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+SCRATCH="${EVAC_INJECT_DIR:-/tmp/evac-inject}"
+SRC="$SCRATCH/src"
+LOGS="$SCRATCH/logs"
+TIMEOUT="${EVAC_INJECT_TIMEOUT:-600}"
+export CARGO_BUILD_JOBS=2
+unset LOOM_LOG RUSTFLAGS CARGO_TARGET_DIR
+
+# ---------------------------------------------------------------------------
+# The bugs: patches (file, anchor, replacement; each anchor must occur exactly
+# once in the file) and checks, in the order they are tried.
+read -r -d '' BUGS_PY <<'PY'
+import difflib, os, sys
+
+BUGS = [
+    dict(
+        name="relaxed-root-load",
+        what="Shard::root loads the table pointer with Relaxed instead of Acquire",
+        patches=[("src/raw/shard.rs",
+                  "let root = self.root.load(Ordering::Acquire);",
+                  "let root = self.root.load(Ordering::Relaxed);")],
+        checks=["loom:get_vs_first_insert@2", "loom:get_vs_evacuation@2",
+                "loom:iter_vs_migration@2", "test:linearizability"],
+    ),
+    dict(
+        name="relaxed-entry-publish",
+        what="Bucket::insert publishes the entry pointer with Relaxed instead of Release",
+        patches=[("src/raw/bucket.rs",
+                  "bucket.slots[index].store(entry, Ordering::Release);",
+                  "bucket.slots[index].store(entry, Ordering::Relaxed);")],
+        checks=["loom:get_vs_reinsert@7", "test:linearizability"],
+    ),
+    dict(
+        name="relaxed-table-publish",
+        what="Shard::complete swings the root to the successor table with Relaxed instead of Release",
+        patches=[("src/raw/shard.rs",
+                  "self.root.store(new, Ordering::Release);",
+                  "self.root.store(new, Ordering::Relaxed);")],
+        checks=["loom:get_vs_evacuation@2", "loom:iter_vs_migration@2",
+                "loom:help_vs_reader@2", "test:linearizability"],
+    ),
+    dict(
+        name="relaxed-root-install",
+        what="Shard::install_root publishes a fresh table with Relaxed instead of Release",
+        patches=[("src/raw/shard.rs",
+                  "self.root.store(root, Ordering::Release);",
+                  "self.root.store(root, Ordering::Relaxed);")],
+        checks=["loom:get_vs_first_insert@2", "loom:get_vs_first_insert@4",
+                "test:linearizability"],
+    ),
+    dict(
+        name="free-immediately",
+        what="Shard::complete frees the old table at once instead of retiring it through the epoch",
+        patches=[("src/raw/shard.rs",
+                  """        unsafe {
+            self.writer.retirer.retire(guard, bytes, move || {
+                Table::free(old, false);
+            });
+        }""",
+                  """        let _ = bytes;
+        unsafe {
+            Table::free(old, false);
+        }""")],
+        checks=["loom:get_vs_evacuation@2", "loom:help_vs_reader@2",
+                "test:linearizability", "test:iteration",
+                "miri:drops"],
+    ),
+    dict(
+        name="never-retire",
+        what="Shard::complete never retires (or frees) the old table: it leaks",
+        patches=[("src/raw/shard.rs",
+                  """        unsafe {
+            self.writer.retirer.retire(guard, bytes, move || {
+                Table::free(old, false);
+            });
+        }""",
+                  """        let _ = (bytes, old);""")],
+        checks=["test:drops", "test:memory"],
+    ),
+    dict(
+        name="moved-before-copied",
+        what="migrate::evacuate marks the old bucket MOVED before copying its entries",
+        patches=[("src/raw/migrate.rs",
+                  """    bucket.entries_locked(|entry| {""",
+                  """    bucket.mark_moved();
+    bucket.entries_locked(|entry| {"""),
+                 ("src/raw/migrate.rs",
+                  """    // Only after every copy: see step 2 of the protocol.
+    bucket.mark_moved();
+""",
+                  """    // (injected bug: marked MOVED before the copies)
+""")],
+        checks=["loom:get_vs_evacuation@2", "loom:help_vs_reader@2",
+                "test:linearizability"],
+    ),
+    dict(
+        name="reader-ignores-moved",
+        what="Shard::find does not follow a MOVED mark: it scans the evacuated (stale) chain",
+        patches=[("src/raw/shard.rs",
+                  "            if super::tag::is_moved(tags) {",
+                  "            if false && super::tag::is_moved(tags) {")],
+        checks=["test:differential", "loom:get_vs_pending_migration@2",
+                "test:linearizability"],
+    ),
+    dict(
+        name="shrink-wrong-index",
+        what="migrate::evacuate maps old bucket i to new bucket i mod n (low bits) on a shrink, instead of i >> (old_log2 - new_log2)",
+        patches=[("src/raw/migrate.rs",
+                  """        let pos = hash << shard_bits;
+        if new.bucket_for(pos).insert(entry, hash) {""",
+                  """        let pos = hash << shard_bits;
+        // On a shrink all of old bucket `index` goes to one new bucket.
+        let target = if new.log2() < old.log2() {
+            new.bucket(index & (new.buckets() - 1))
+        } else {
+            new.bucket_for(pos)
+        };
+        if target.insert(entry, hash) {""")],
+        checks=["test:differential", "test:api", "test:linearizability"],
+    ),
+    dict(
+        name="double-drop-replaced",
+        what="Shard::apply retires the entry a replace unlinked twice (its value is dropped twice)",
+        patches=[("src/raw/shard.rs",
+                  """                unsafe { self.retire_entry(state, guard, old) };
+                old""",
+                  """                unsafe { self.retire_entry(state, guard, old) };
+                unsafe { self.retire_entry(state, guard, old) };
+                old""")],
+        checks=["test:drops", "loom:get_vs_pending_migration@2",
+                "miri:drops:replaced_and_removed"],
+    ),
+]
+
+def find(name):
+    for b in BUGS:
+        if b["name"] == name:
+            return b
+    sys.exit(f"inject-bugs: no bug named {name!r} (see --list)")
+
+def apply(bug, root):
+    changed = {}
+    for path, old, new in bug["patches"]:
+        full = os.path.join(root, path)
+        text = changed.get(path)
+        if text is None:
+            with open(full) as f:
+                text = f.read()
+        n = text.count(old)
+        if n != 1:
+            sys.exit(f"inject-bugs: {bug['name']}: anchor found {n} times (need exactly 1) "
+                     f"in {path}:\n{old}")
+        changed[path] = text.replace(old, new)
+    for path, text in changed.items():
+        full = os.path.join(root, path)
+        with open(full) as f:
+            before = f.read()
+        if before == text:
+            sys.exit(f"inject-bugs: {bug['name']}: the patch leaves {path} unchanged")
+        with open(full, "w") as f:
+            f.write(text)
+        sys.stdout.writelines(difflib.unified_diff(
+            before.splitlines(True), text.splitlines(True), f"a/{path}", f"b/{path}"))
+
+cmd = sys.argv[1]
+if cmd == "names":
+    print(" ".join(b["name"] for b in BUGS))
+elif cmd == "list":
+    for b in BUGS:
+        sites = ", ".join(sorted({p for p, _, _ in b["patches"]}))
+        print(f"{b['name']}\n    {b['what']}\n    patch: {sites}\n    checks: {' '.join(b['checks'])}")
+elif cmd == "checks":
+    print("\n".join(find(sys.argv[2])["checks"]))
+elif cmd == "apply":
+    apply(find(sys.argv[2]), sys.argv[3])
+else:
+    sys.exit(f"unknown command {cmd}")
+PY
+
+bugs_py() { python3 -c "$BUGS_PY" "$@"; }
+
+# ---------------------------------------------------------------------------
+usage() { sed -n '2,/^set -uo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
+
+all_checks=0
+baseline=1
+selected=()
+while (($#)); do
+  case "$1" in
+    --list) bugs_py list; exit 0 ;;
+    --all-checks) all_checks=1 ;;
+    --no-baseline) baseline=0 ;;
+    -h|--help) usage; exit 0 ;;
+    -*) echo "inject-bugs: unknown option $1" >&2; exit 2 ;;
+    *) selected+=("$1") ;;
+  esac
+  shift
+done
+read -r -a all_bugs <<<"$(bugs_py names)"
+if ((${#selected[@]} == 0)); then
+  selected=("${all_bugs[@]}")
+fi
+for b in "${selected[@]}"; do
+  bugs_py checks "$b" >/dev/null || exit 2
+done
+
+mkdir -p "$SCRATCH" "$LOGS"
+
+# Seeds a scratch target dir from the repository's own, once (dependencies
+# then need no rebuild). Loom mutants elsewhere are left out.
+seed() {
+  local kind=$1 dest="$SCRATCH/$1"
+  [ -d "$dest" ] && return
+  mkdir -p "$dest"
+  [ -n "${EVAC_INJECT_NO_SEED:-}" ] && return
+  if [ -d "$ROOT/$kind" ]; then
+    echo "   (seeding $dest from $ROOT/$kind)"
+    (cd "$ROOT/$kind" && tar --exclude=./mutants -cf - .) | tar -xf - -C "$dest" 2>/dev/null || true
+  fi
+}
+
+# A fresh copy of the working tree (files get new mtimes, so cargo rebuilds
+# whatever a patch touched; nothing stale from a previous bug survives). The
+# fuzz corpus is left out (large, and rewritten while fuzzing runs); a file
+# that vanishes while being copied is skipped.
+copy_tree() {
+  rm -rf "$SRC"
+  mkdir -p "$SRC"
+  (cd "$ROOT" && git ls-files -z -co --exclude-standard |
+    python3 -c '
+import os, sys
+names = [n for n in sys.stdin.buffer.read().split(b"\0")
+         if n and not n.startswith((b"fuzz/corpus/", b"fuzz/artifacts/")) and os.path.lexists(n)]
+sys.stdout.buffer.write(b"".join(n + b"\0" for n in names))' |
+    tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -xmf - -C "$SRC" &&
+    [ -f "$SRC/Cargo.toml" ] && [ -d "$SRC/src/raw" ] || {
+    echo "inject-bugs: copying $ROOT failed" >&2
+    exit 2
+  }
+}
+
+# One line that says why a check failed: a timeout, Miri's UB report, the
+# first panic (location and message: for loom, the first panic is the
+# finding), or the signal that killed the test binary.
+read -r -d '' WHY_PY <<'PY'
+import os, re, sys
+lines = open(sys.argv[1], errors="replace").read().splitlines()
+def first(pattern):
+    return next((i for i, l in enumerate(lines) if re.search(pattern, l)), None)
+i = first(r"inject-bugs: timed out")
+if i is not None:
+    print(lines[i].replace("inject-bugs: ", "")); sys.exit()
+i = first(r"Undefined Behavior|data race detected")
+if i is not None:
+    print("miri: " + re.sub(r"^error: ", "", lines[i].strip())); sys.exit()
+i = first(r"panicked at ")
+if i is not None:
+    m = re.search(r"panicked at (.*?):(\d+):\d+:", lines[i])
+    where = "?"
+    if m:
+        where = "loom" if "/loom-" in m.group(1) else f"{os.path.basename(m.group(1))}:{m.group(2)}"
+    msg = []
+    for l in lines[i + 1:i + 4]:
+        if not l.strip() or l.startswith(("stack backtrace", "note:", "thread ")):
+            break
+        msg.append(l.strip())
+    print(f"{where}: {' '.join(msg)}"); sys.exit()
+i = first(r"process didn't exit successfully")
+if i is not None:
+    m = re.search(r"\((signal: [^)]*)\)", lines[i])
+    print("test binary crashed" + (f" ({m.group(1)})" if m else "")); sys.exit()
+i = first(r"^error|FAILED|failed")
+print(lines[i].strip() if i is not None else "(no failure message found)")
+PY
+why() { python3 -c "$WHY_PY" "$1" | cut -c1-200; }
+
+# run_check SPEC LOG: 0 = the check passed (missed the bug), 1 = it failed
+# (caught it), 2 = it did not build, 3 = it ran past the time limit.
+run_check() {
+  local spec=$1 log=$2 kind rest name filter bound rc
+  kind=${spec%%:*}
+  rest=${spec#*:}
+  : >"$log"
+  case "$kind" in
+    test | miri)
+      name=${rest%%:*}
+      filter=""
+      [[ "$rest" == *:* ]] && filter=${rest#*:}
+      if [ "$kind" = test ]; then
+        seed target-tests
+        local -a cargo=(cargo test --release)
+        export CARGO_TARGET_DIR="$SCRATCH/target-tests"
+      else
+        seed target-miri
+        local -a cargo=(cargo +nightly miri test)
+        export CARGO_TARGET_DIR="$SCRATCH/target-miri"
+        export MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-ignore-leaks"
+      fi
+      if [ ! -f "$SRC/tests/$name.rs" ]; then
+        echo "no tests/$name.rs in the tree" >>"$log"
+        unset CARGO_TARGET_DIR MIRIFLAGS
+        return 2
+      fi
+      (cd "$SRC" && "${cargo[@]}" -p evacmap --test "$name" --no-run) >>"$log" 2>&1 ||
+        { unset CARGO_TARGET_DIR MIRIFLAGS; return 2; }
+      (cd "$SRC" && timeout -k 10 "$TIMEOUT" "${cargo[@]}" -p evacmap --test "$name" -- $filter) >>"$log" 2>&1
+      rc=$?
+      unset CARGO_TARGET_DIR MIRIFLAGS
+      ;;
+    loom)
+      seed target-loom
+      name=${rest%@*}
+      bound=${rest#*@}
+      [ "$bound" = "$rest" ] && bound=2
+      export RUSTFLAGS="--cfg loom --cfg crossbeam_loom" CARGO_TARGET_DIR="$SCRATCH/target-loom"
+      (cd "$SRC" && cargo test --release -p evacmap-loom-tests --test models --no-run) >>"$log" 2>&1 ||
+        { unset RUSTFLAGS CARGO_TARGET_DIR; return 2; }
+      (cd "$SRC" && LOOM_MAX_PREEMPTIONS=$bound timeout -k 10 "$TIMEOUT" \
+        cargo test --release -q -p evacmap-loom-tests --test models -- \
+        --exact "$name" --test-threads=1 --nocapture) >>"$log" 2>&1
+      rc=$?
+      unset RUSTFLAGS CARGO_TARGET_DIR
+      # A model that ran nothing (a renamed model) must not count as a pass.
+      if [ $rc -eq 0 ] && ! grep -q "loom model $name " "$log"; then
+        echo "inject-bugs: model $name did not run" >>"$log"
+        return 2
+      fi
+      ;;
+    *)
+      echo "inject-bugs: unknown check $spec" >&2
+      exit 2
+      ;;
+  esac
+  case $rc in
+    0) return 0 ;;
+    124 | 137) echo "inject-bugs: timed out after ${TIMEOUT}s" >>"$log"; return 3 ;;
+    *) return 1 ;;
+  esac
+}
+
+safe() { printf '%s' "$1" | tr -c 'A-Za-z0-9_.@-' '_'; }
+
+declare -A caught_by seconds detail missed unbuilt
+failed=0
+catchers=()
+t_all=$SECONDS
+
+for bug in "${selected[@]}"; do
+  echo "== $bug"
+  t0=$SECONDS
+  copy_tree
+  if ! bugs_py apply "$bug" "$SRC" >"$LOGS/$bug.patch"; then
+    cat "$LOGS/$bug.patch" >&2
+    caught_by[$bug]="PATCH DID NOT APPLY"
+    seconds[$bug]=$((SECONDS - t0))
+    failed=1
+    continue
+  fi
+  sed 's/^/   | /' "$LOGS/$bug.patch" | grep -E '^   \| [-+][^-+]' | head -12
+  result="NOT CAUGHT"
+  detail[$bug]=""
+  missed[$bug]=""
+  mapfile -t checks < <(bugs_py checks "$bug")
+  for check in "${checks[@]}"; do
+    log="$LOGS/$bug.$(safe "$check").log"
+    c0=$SECONDS
+    run_check "$check" "$log"
+    rc=$?
+    case $rc in
+      0)
+        echo "   $check: passed, missed it ($((SECONDS - c0)) s)"
+        missed[$bug]+="$check "
+        ;;
+      1 | 3)
+        [ $rc -eq 3 ] && tag=" (timeout)" || tag=""
+        echo "   $check: FAILED, caught it$tag ($((SECONDS - c0)) s)"
+        why "$log" | sed 's/^/      /'
+        if [ "$result" = "NOT CAUGHT" ]; then
+          result="$check$tag"
+          detail[$bug]=$(why "$log")
+        fi
+        catchers+=("$check")
+        [ $all_checks -eq 1 ] || break
+        ;;
+      2)
+        # Not a catch. The later checks still run (they may build), but the
+        # script fails: every patch must compile under every check.
+        echo "   $check: DID NOT BUILD ($((SECONDS - c0)) s), see $log"
+        grep -m3 -E '^error' "$log" | sed 's/^/      /'
+        unbuilt[$bug]+="$check "
+        ;;
+    esac
+  done
+  caught_by[$bug]=$result
+  seconds[$bug]=$((SECONDS - t0))
+  [ "$result" = "NOT CAUGHT" ] && failed=1
+  [ -n "${unbuilt[$bug]:-}" ] && failed=1
+done
+
+# Baseline: each check that caught something must pass without the bug, and
+# a check that did not build with a bug is tried without it (to tell a patch
+# that does not compile from a tree that does not).
+declare -A base
+all_unbuilt=()
+for bug in "${selected[@]}"; do
+  for check in ${unbuilt[$bug]:-}; do all_unbuilt+=("$check"); done
+done
+if [ $baseline -eq 1 ] && ((${#catchers[@]} + ${#all_unbuilt[@]})); then
+  echo "== baseline (unmodified source)"
+  copy_tree
+  mapfile -t uniq < <(printf '%s\n' "${catchers[@]}" "${all_unbuilt[@]}" | grep . | sort -u)
+  for check in "${uniq[@]}"; do
+    log="$LOGS/baseline.$(safe "$check").log"
+    c0=$SECONDS
+    run_check "$check" "$log"
+    rc=$?
+    case $rc in
+      0) base[$check]=passed ;;
+      2) base[$check]="DID NOT BUILD"; failed=1 ;;
+      *) base[$check]="FAILED"; failed=1 ;;
+    esac
+    echo "   $check: ${base[$check]} ($((SECONDS - c0)) s)"
+    [ "${base[$check]}" = passed ] || why "$log" | sed 's/^/      /'
+  done
+fi
+
+echo
+printf '%-22s | %-34s | %7s | %s\n' "bug" "caught by" "seconds" "what failed"
+printf '%-22s-+-%-34s-+-%7s-+-%s\n' "----------------------" "----------------------------------" "-------" "-----------"
+for bug in "${selected[@]}"; do
+  printf '%-22s | %-34s | %7s | %s\n' "$bug" "${caught_by[$bug]}" "${seconds[$bug]}" \
+    "$(echo "${detail[$bug]:-}" | sed 's/^ *//' | cut -c1-110)"
+done
+for bug in "${selected[@]}"; do
+  [ -n "${unbuilt[$bug]:-}" ] && echo "!! $bug: did not build for ${unbuilt[$bug]}(see $LOGS)"
+done
+if [ $baseline -eq 1 ] && ((${#base[@]})); then
+  for check in "${!base[@]}"; do
+    case "${base[$check]}" in
+      FAILED) echo "!! $check fails on the UNMODIFIED source too: it proves nothing about the bugs it caught" ;;
+      "DID NOT BUILD") echo "!! $check does not build from the UNMODIFIED source either: fix the tree (see $LOGS/baseline.*)" ;;
+    esac
+  done
+fi
+echo "total: $((SECONDS - t_all)) s; logs in $LOGS"
+if [ $failed -ne 0 ]; then
+  echo "inject-bugs: FAILED (a bug not caught, a patch or build failure, or a failing baseline)" >&2
+  exit 1
+fi
+echo "inject-bugs: every injected bug was caught"
