@@ -1,0 +1,433 @@
+#!/usr/bin/env python3
+"""Turns the benchmark results into the ratio tables of BENCHMARKS.md.
+
+    scripts/bench_report.py collect [--criterion DIR] [--out DIR] [--since UNIXTIME]
+        Reads criterion's estimates for the single-thread bench (benches/evacmap.rs)
+        from DIR (default: $CARGO_TARGET_DIR/criterion, else target/criterion) and
+        writes OUT/single_thread.json (default OUT: benches/results), skipping
+        results older than --since (left over from earlier runs).
+
+    scripts/bench_report.py tables [--results DIR] [--write BENCHMARKS.md]
+        Prints the markdown tables (ratios evacmap / peer) built from DIR/*.json
+        (default benches/results). With --write, replaces each block between
+        `<!-- BEGIN name -->` and `<!-- END name -->` in that file.
+
+Ratios always read "higher is better for evacmap" for throughput (evacmap
+throughput / peer throughput) and are stated as evacmap / peer for latency and
+bytes, where lower is better; every table says which.
+"""
+
+import argparse
+import glob
+import json
+import os
+import re
+import sys
+import time
+
+RESULTS = "benches/results"
+PEERS = ["dashmap", "papaya", "papaya-blocking", "scc", "rwlock-std"]
+
+
+def size_key(s):
+    """'10k' -> 10000, '1M' -> 1000000."""
+    return float(s[:-1]) * {"k": 1e3, "M": 1e6}.get(s[-1], 1) if s[-1] in "kM" else float(s)
+
+
+def load(results, name):
+    path = os.path.join(results, name + ".json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def fmt(x, digits=2):
+    if x is None:
+        return "–"
+    if isinstance(x, float) and (x != x):
+        return "–"
+    if abs(x) >= 100:
+        return f"{x:.0f}"
+    return f"{x:.{digits}f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def rfmt(r, good_above=True, target=None):
+    """A ratio, bold when it meets `target` (if given)."""
+    if r is None:
+        return "–"
+    s = f"{r:.2f}×"
+    if target is not None:
+        ok = r >= target if good_above else r <= target
+        s = f"**{s}**" if ok else s
+    return s
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(str(c) for c in r) + " |")
+    return "\n".join(out)
+
+
+def meta_line(doc):
+    if doc is None:
+        return ""
+    la0 = doc.get("loadavg_start", [None])[0]
+    la1 = doc.get("loadavg_end", [None])[0]
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(doc.get("unix_time", 0)))
+    return (
+        f"Command: `{doc['command']}` ({when}, git `{doc['machine'].get('git', '?')}`, "
+        f"{doc['wall_seconds']:.0f} s; 1-min load average {fmt(la0)} at start, {fmt(la1)} at end)."
+    )
+
+
+# ------------------------------------------------------------- collect ----
+
+
+def collect(args):
+    crit = args.criterion or os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "criterion")
+    rows = []
+    for bench in glob.glob(os.path.join(crit, "**", "new", "benchmark.json"), recursive=True):
+        with open(bench) as f:
+            b = json.load(f)
+        with open(os.path.join(os.path.dirname(bench), "estimates.json")) as f:
+            e = json.load(f)
+        group = b["group_id"]
+        if "/" not in group or os.path.getmtime(bench) < args.since:
+            continue
+        op, size = group.split("/", 1)
+        est = e.get("slope") or e["mean"]
+        rows.append(
+            {
+                "op": op,
+                "size": size,
+                "map": b.get("value_str") or b.get("function_id"),
+                "ns": est["point_estimate"],
+                "ns_lo": est["confidence_interval"]["lower_bound"],
+                "ns_hi": est["confidence_interval"]["upper_bound"],
+                "ns_median": e["median"]["point_estimate"],
+                "mtime": os.path.getmtime(bench),
+            }
+        )
+    if not rows:
+        sys.exit(f"no criterion results under {crit}")
+    rows.sort(key=lambda r: (r["op"], r["size"], r["map"]))
+    out = args.out or RESULTS
+    os.makedirs(out, exist_ok=True)
+    first = min(r["mtime"] for r in rows)
+    last = max(r["mtime"] for r in rows)
+    doc = {
+        "bench": "evacmap",
+        "command": os.environ.get("EVACMAP_BENCH_COMMAND", "cargo bench --bench evacmap"),
+        "machine": machine(),
+        "unix_time": int(last),
+        "wall_seconds": last - first,
+        "loadavg_start": [float(os.environ.get("EVACMAP_BENCH_LOAD_START", "nan"))],
+        "loadavg_end": [os.getloadavg()[0]],
+        "params": {"statistic": "criterion slope estimate (ns per operation)"},
+        "rows": rows,
+    }
+    path = os.path.join(out, "single_thread.json")
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=2)
+    print(f"wrote {path} ({len(rows)} benchmarks)")
+
+
+def machine():
+    model = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    git = os.environ.get("EVACMAP_BENCH_GIT") or os.popen("git describe --always --dirty 2>/dev/null").read().strip()
+    return {"cpu": model, "cores": os.cpu_count(), "git": git}
+
+
+# -------------------------------------------------------------- tables ----
+
+
+def single_table(doc):
+    if doc is None:
+        return "(no results: run `cargo bench --bench evacmap`, then `scripts/bench_report.py collect`)", {}
+    ns = {(r["op"], r["size"], r["map"]): r["ns"] for r in doc["rows"]}
+    ops = ["get_hit", "get_miss", "insert", "remove", "update"]
+    sizes = sorted({r["size"] for r in doc["rows"]}, key=size_key)
+    peers = ["std", "dashmap", "papaya", "papaya-pin", "scc", "rwlock-std"]
+    header = ["operation", "size", "evacmap ns/op", "evacmap-pin ns/op", "std ns/op"] + [
+        f"vs {p}" for p in peers
+    ]
+    rows = []
+    for size in sizes:
+        for op in ops:
+            e = ns.get((op, size, "evacmap"))
+            if e is None:
+                continue
+            row = [op.replace("_", " "), size, fmt(e, 1), fmt(ns.get((op, size, "evacmap-pin")), 1), fmt(ns.get((op, size, "std")), 1)]
+            for p in peers:
+                # throughput ratio = peer time / evacmap time
+                row.append(rfmt(ratio(ns.get((op, size, p)), e)))
+            rows.append(row)
+    text = table(header, rows)
+    extra = []
+    for size in sizes:
+        for m in ["evacmap-blocking", "papaya-blocking"]:
+            if ("insert", size, m) in ns:
+                extra.append(f"{m} insert/{size}: {fmt(ns[('insert', size, m)], 1)} ns")
+    if extra:
+        text += "\n\nInsert with blocking resizes: " + "; ".join(extra) + "."
+    return text, ns
+
+
+def concurrent_table(doc):
+    if doc is None:
+        return "(no results: run `cargo bench --bench concurrent`)", {}
+    mops = {(r["workload"], r["variant"], r["threads"], r["map"]): r["mops"] for r in doc["rows"]}
+    keys = []
+    for r in doc["rows"]:
+        k = (r["workload"], r["variant"], r["threads"])
+        if k not in keys:
+            keys.append(k)
+    header = ["workload", "map start", "threads", "evacmap Mops/s", "evacmap-blocking Mops/s"] + [f"vs {p}" for p in PEERS] + ["vs best peer"]
+    rows = []
+    for w, v, t in keys:
+        e = mops.get((w, v, t, "evacmap"))
+        row = [w, v, t, fmt(e), fmt(mops.get((w, v, t, "evacmap-blocking")))]
+        best = None
+        for p in PEERS:
+            m = mops.get((w, v, t, p))
+            row.append(rfmt(ratio(e, m)))
+            if m is not None and (best is None or m > best):
+                best = m
+        row.append(rfmt(ratio(e, best), target=1.0))
+        rows.append(row)
+    return table(header, rows), mops
+
+
+def skew_table(doc):
+    if doc is None:
+        return "(no results: run `cargo bench --bench skew`)", {}
+    mops = {(r["threads"], r["map"]): r["mops"] for r in doc["rows"]}
+    threads = sorted({r["threads"] for r in doc["rows"]})
+    peers = ["dashmap", "papaya", "papaya-pin", "scc", "rwlock-std"]
+    header = ["threads", "evacmap via", "Mops/s"] + [f"vs {p}" for p in peers]
+    rows = []
+    for t in threads:
+        for m, label in [("evacmap", "`get`"), ("evacmap-pin", "`pin()`")]:
+            e = mops.get((t, m))
+            rows.append([t, label, fmt(e)] + [rfmt(ratio(e, mops.get((t, p)))) for p in peers])
+    return table(header, rows), mops
+
+
+def pauses_table(doc):
+    if doc is None:
+        return "(no results: run `cargo bench --bench pauses`)", {}
+    by = {r["map"]: r for r in doc["rows"]}
+    e = by.get("evacmap")
+    header = ["map", "worst insert", "p99.9", "p99", "median", "total", "worst (wall clock)", "evacmap worst / this", "evacmap p99.9 / this"]
+    rows = []
+
+    def us(ns):
+        return f"{ns / 1000:.1f} µs" if ns < 1e6 else f"{ns / 1e6:.2f} ms"
+
+    for m, r in by.items():
+        rows.append(
+            [
+                m,
+                us(r["max_ns"]),
+                us(r["p999_ns"]),
+                us(r["p99_ns"]),
+                f"{r['p50_ns']:.0f} ns",
+                f"{r['total_s']:.2f} s",
+                us(r["max_ns_wall"]),
+                rfmt(ratio(e["max_ns"], r["max_ns"])) if e else "–",
+                rfmt(ratio(e["p999_ns"], r["p999_ns"])) if e else "–",
+            ]
+        )
+    return table(header, rows), by
+
+
+def memory_table(doc):
+    if doc is None:
+        return "(no results: run `cargo bench --bench memory`)", {}
+    by = {r["map"]: r for r in doc["rows"]}
+    n = doc["params"]["entries"]
+    e = by.get("evacmap")
+    header = [
+        "map",
+        "bytes/entry (requested)",
+        "bytes/entry (malloc usable)",
+        "empty map",
+        "after removing all (+ shrink)",
+        "shrink call",
+        "after clear",
+        "evacmap / this, bytes/entry",
+    ]
+    rows = []
+
+    def b(x):
+        x = x["requested"]
+        if abs(x) < 10_000:
+            return f"{x} B"
+        if abs(x) < 10_000_000:
+            return f"{x / 1024:.1f} KiB"
+        return f"{x / 1048576:.1f} MiB"
+
+    for m, r in by.items():
+        rows.append(
+            [
+                m,
+                f"{r['bytes_per_entry']['requested']:.1f}",
+                f"{r['bytes_per_entry']['usable']:.1f}",
+                b(r["empty"]),
+                b(r["after_remove_all"]),
+                f"`{r['shrink']}`",
+                b(r["after_clear"]),
+                rfmt(ratio(e["bytes_per_entry"]["requested"], r["bytes_per_entry"]["requested"])) if e else "–",
+            ]
+        )
+    return table(header, rows) + f"\n\n(at {n:,} u64 → u64 entries; \"requested\" counts the sizes asked of the allocator, \"malloc usable\" what glibc hands out.)", by
+
+
+def iteration_table(doc):
+    if doc is None:
+        return "(no results: run `cargo bench --bench iteration`)", {}
+    by = {(r["case"], r["map"]): r for r in doc["rows"]}
+    maps = []
+    for r in doc["rows"]:
+        if r["map"] not in maps:
+            maps.append(r["map"])
+    e = by.get(("writer", "evacmap"))
+    header = ["map", "M entries/s, no writer", "M entries/s, writer resizing", "writer Mops/s", "iterations", "every original key seen", "evacmap / this (with writer)"]
+    rows = []
+    for m in maps:
+        q = by.get(("quiet", m))
+        w = by.get(("writer", m))
+        rows.append(
+            [
+                m,
+                fmt(q["m_entries_per_s"]) if q else "–",
+                fmt(w["m_entries_per_s"]) if w else "–",
+                fmt(w["writer_mops"]) if w else "–",
+                w["iterations"] if w else "–",
+                ("yes" if not w["missed_original_keys"] else "**NO**") if w else "–",
+                rfmt(ratio(e["m_entries_per_s"], w["m_entries_per_s"])) if (e and w) else "–",
+            ]
+        )
+    return table(header, rows), by
+
+
+def targets_table(single, conc, skew, pauses, memory):
+    rows = []
+
+    def add(name, value, target, ok):
+        rows.append([name, value, target, "met" if ok else ("**missed**" if ok is not None else "–")])
+
+    for v in ["presized", "empty"]:
+        e = conc.get(("ReadHeavy", v, 2, "evacmap"))
+        p = conc.get(("ReadHeavy", v, 2, "papaya"))
+        d = conc.get(("ReadHeavy", v, 2, "dashmap"))
+        rp, rd = ratio(e, p), ratio(e, d)
+        add(f"ReadHeavy ({v}), 2 threads, vs papaya", rfmt(rp), "≥ 1.30×", None if rp is None else rp >= 1.3)
+        add(f"ReadHeavy ({v}), 2 threads, vs dashmap", rfmt(rd), "≥ 2.00×", None if rd is None else rd >= 2.0)
+    for m, label in [("evacmap", "`get`"), ("evacmap-pin", "`pin()`")]:
+        r = ratio(skew.get((2, m)), skew.get((2, "papaya")))
+        add(f"Zipf reads, 2 threads, evacmap {label} vs papaya", rfmt(r), "≥ 1.30×", None if r is None else r >= 1.3)
+    for w in ["Exchange", "RapidGrow"]:
+        for v in ["presized", "empty"]:
+            e = conc.get((w, v, 2, "evacmap"))
+            best = max((conc.get((w, v, 2, p)) or 0, p) for p in PEERS)
+            r = ratio(e, best[0]) if best[0] else None
+            add(f"{w} ({v}), 2 threads, vs best peer ({best[1]})", rfmt(r), "≥ 1.00×", None if r is None else r >= 1.0)
+    for t in [1, 2, 4]:
+        r = ratio(conc.get(("RapidGrow", "empty", t, "evacmap")), conc.get(("RapidGrow", "empty", t, "papaya")))
+        add(f"RapidGrow from empty, {t} thread{'s' if t > 1 else ''}, vs papaya", rfmt(r), "≥ 2.00×", None if r is None else r >= 2.0)
+    for size in sorted({k[1] for k in single if k[0] == "get_hit"}, key=size_key):
+        e, s = single.get(("get_hit", size, "evacmap")), single.get(("get_hit", size, "std"))
+        r = ratio(e, s)
+        add(f"single-thread get hit at {size}, evacmap time / std time", rfmt(r), "≤ 1.25×", None if r is None else r <= 1.25)
+        ep = single.get(("get_hit", size, "evacmap-pin"))
+        r = ratio(ep, s)
+        add(f"  (same through `pin()`)", rfmt(r), "≤ 1.25×", None if r is None else r <= 1.25)
+    if pauses:
+        e, d = pauses.get("evacmap"), pauses.get("dashmap")
+        if e and d:
+            r = ratio(e["max_ns"], d["max_ns"])
+            add("worst insert pause growing to 10 M, evacmap / dashmap", rfmt(r), "≤ 0.10×", r <= 0.1)
+    if memory:
+        e, d = memory.get("evacmap"), memory.get("dashmap")
+        if e and d:
+            r = ratio(e["bytes_per_entry"]["requested"], d["bytes_per_entry"]["requested"])
+            add("bytes per entry at 1 M, evacmap / dashmap (requested)", rfmt(r), "≤ 1.10×", r <= 1.1)
+            r = ratio(e["bytes_per_entry"]["usable"], d["bytes_per_entry"]["usable"])
+            add("  (same, malloc usable sizes)", rfmt(r), "≤ 1.10×", r <= 1.1)
+            r = ratio(e["after_remove_all"]["requested"], e["empty"]["requested"])
+            add("after removing all + reclaim(), / empty map", rfmt(r), "≤ 2.00×", r <= 2.0)
+    return table(["target", "measured", "wanted", ""], rows)
+
+
+def tables(args):
+    results = args.results or RESULTS
+    docs = {n: load(results, n) for n in ["single_thread", "concurrent", "skew", "pauses", "memory", "iteration"]}
+    blocks = {}
+    text, single = single_table(docs["single_thread"])
+    blocks["single"] = meta_line(docs["single_thread"]) + "\n\n" + text
+    text, conc = concurrent_table(docs["concurrent"])
+    blocks["concurrent"] = meta_line(docs["concurrent"]) + "\n\n" + text
+    text, skew = skew_table(docs["skew"])
+    blocks["skew"] = meta_line(docs["skew"]) + "\n\n" + text
+    text, pauses = pauses_table(docs["pauses"])
+    blocks["pauses"] = meta_line(docs["pauses"]) + "\n\n" + text
+    text, memory = memory_table(docs["memory"])
+    blocks["memory"] = meta_line(docs["memory"]) + "\n\n" + text
+    text, _ = iteration_table(docs["iteration"])
+    blocks["iteration"] = meta_line(docs["iteration"]) + "\n\n" + text
+    blocks["targets"] = targets_table(single, conc, skew, pauses, memory)
+    machine = next((d["machine"] for d in docs.values() if d and "evacmap_default_shards" in d["machine"]), None)
+    if machine:
+        blocks["machine"] = (
+            f"CPU: {machine['cpu']} ({machine['cores']} cores visible to the process); "
+            f"evacmap default shards: {machine.get('evacmap_default_shards', '?')}."
+        )
+    if args.write:
+        with open(args.write) as f:
+            page = f.read()
+        for name, body in blocks.items():
+            pat = re.compile(rf"(<!-- BEGIN {name} -->\n)(.*?)(<!-- END {name} -->)", re.S)
+            if not pat.search(page):
+                print(f"warning: no block '{name}' in {args.write}", file=sys.stderr)
+                continue
+            page = pat.sub(lambda m: m.group(1) + body.strip() + "\n" + m.group(3), page)
+        with open(args.write, "w") as f:
+            f.write(page)
+        print(f"updated {args.write}")
+    else:
+        for name, body in blocks.items():
+            print(f"## {name}\n\n{body}\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("collect")
+    c.add_argument("--criterion")
+    c.add_argument("--out")
+    c.add_argument("--since", type=float, default=0, help="ignore results older than this unix time")
+    t = sub.add_parser("tables")
+    t.add_argument("--results")
+    t.add_argument("--write")
+    args = ap.parse_args()
+    {"collect": collect, "tables": tables}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
