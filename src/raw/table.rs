@@ -36,7 +36,7 @@ pub(crate) struct Table<K, V> {
     /// `63 - log2`: `index` is `(pos >> 1) >> shift` (two shifts, so that a
     /// one-bucket table needs no branch).
     shift: u32,
-    buckets: Box<[Bucket<K, V>]>,
+    buckets: Buckets<K, V>,
     /// The successor during a migration; set once (Release) when the migration
     /// starts, never changed afterwards.
     next: AtomicPtr<Table<K, V>>,
@@ -70,9 +70,10 @@ impl<K, V> Table<K, V> {
         })))
     }
 
-    /// Bytes of a table of `2^log2` buckets, header included.
+    /// Bytes of a table of `2^log2` buckets, header and alignment slack
+    /// included (what the allocator is asked for).
     pub(crate) fn bytes(log2: u32) -> usize {
-        std::mem::size_of::<Self>() + (Bucket::<K, V>::BYTES << log2)
+        std::mem::size_of::<Self>() + (Bucket::<K, V>::BYTES << log2) + ALIGN_SLACK
     }
 
     #[inline(always)]
@@ -182,29 +183,92 @@ impl<K, V> Table<K, V> {
     }
 }
 
+/// Bytes over-allocated so that the bucket array can start on a cache line
+/// while the allocation itself asks for the allocator's minimum alignment.
+const ALIGN_SLACK: usize = if cfg!(loom) { 0 } else { 64 - 16 };
+
+/// A zeroed, cache-line-aligned array of buckets.
+///
+/// Why not `Box<[Bucket]>`: zeroed memory with 64-byte alignment makes the
+/// system allocator use `posix_memalign` and then `memset` the whole array,
+/// touching every page of a new table at the moment a migration starts (a
+/// pause of milliseconds for large tables). At 16-byte alignment it uses
+/// `calloc`, which gets large blocks as fresh zero pages from the kernel,
+/// touched only as buckets fill. So: allocate 48 bytes more at alignment 16,
+/// start the array at the first 64-byte boundary, free with the same layout.
+struct Buckets<K, V> {
+    #[cfg(not(loom))]
+    base: std::ptr::NonNull<u8>,
+    #[cfg(not(loom))]
+    first: std::ptr::NonNull<Bucket<K, V>>,
+    #[cfg(not(loom))]
+    len: usize,
+    #[cfg(loom)]
+    boxed: Box<[Bucket<K, V>]>,
+}
+
+impl<K, V> Buckets<K, V> {
+    #[cfg(not(loom))]
+    fn layout(n: usize) -> Option<std::alloc::Layout> {
+        let size = n
+            .checked_mul(Bucket::<K, V>::BYTES)?
+            .checked_add(ALIGN_SLACK)?;
+        std::alloc::Layout::from_size_align(size, 16).ok()
+    }
+}
+
+impl<K, V> std::ops::Deref for Buckets<K, V> {
+    type Target = [Bucket<K, V>];
+    #[inline(always)]
+    fn deref(&self) -> &[Bucket<K, V>] {
+        #[cfg(not(loom))]
+        // SAFETY: `first` points at `len` initialised (zeroed) buckets inside
+        // the allocation `base`, which lives until `drop`.
+        return unsafe { std::slice::from_raw_parts(self.first.as_ptr(), self.len) };
+        #[cfg(loom)]
+        return &self.boxed;
+    }
+}
+
+#[cfg(not(loom))]
+impl<K, V> Drop for Buckets<K, V> {
+    fn drop(&mut self) {
+        let layout = Self::layout(self.len).expect("allocated with this layout");
+        // SAFETY: `base` was allocated in `alloc_buckets` with exactly this
+        // layout; buckets need no destructor (atomics and a zero-sized canary).
+        unsafe { std::alloc::dealloc(self.base.as_ptr(), layout) };
+    }
+}
+
 /// Allocates `n` empty buckets, or `None` if the allocator refuses.
-fn alloc_buckets<K, V>(n: usize) -> Option<Box<[Bucket<K, V>]>> {
+fn alloc_buckets<K, V>(n: usize) -> Option<Buckets<K, V>> {
     #[cfg(not(loom))]
     {
-        use std::alloc::{alloc_zeroed, Layout};
-        let layout = Layout::array::<Bucket<K, V>>(n).ok()?;
-        // SAFETY: `n >= 1` so the layout is non-zero. An all-zero `Bucket` is a
+        let layout = Buckets::<K, V>::layout(n)?;
+        // SAFETY: the layout is non-zero (`n >= 1`). An all-zero `Bucket` is a
         // valid empty bucket: its fields are atomics (zero = 0 / null) and a
-        // zero-sized canary. The allocation has the array layout `Box<[T]>`
-        // frees with. Zeroed memory from the OS is not touched until used, so a
-        // large presized table costs no page faults up front.
+        // zero-sized canary. `align_offset` is at most 48 = ALIGN_SLACK, so
+        // `n` buckets fit after the aligned start.
         unsafe {
-            let raw = alloc_zeroed(layout) as *mut Bucket<K, V>;
-            if raw.is_null() {
-                return None;
-            }
-            Some(Box::from_raw(ptr::slice_from_raw_parts_mut(raw, n)))
+            let base = std::ptr::NonNull::new(std::alloc::alloc_zeroed(layout))?;
+            let offset = base
+                .as_ptr()
+                .align_offset(std::mem::align_of::<Bucket<K, V>>());
+            debug_assert!(offset <= ALIGN_SLACK);
+            let first = std::ptr::NonNull::new(base.as_ptr().add(offset) as *mut Bucket<K, V>)?;
+            Some(Buckets {
+                base,
+                first,
+                len: n,
+            })
         }
     }
     #[cfg(loom)]
     {
         // Loom's atomics must be constructed, not zeroed.
-        Some((0..n).map(|_| Bucket::new()).collect())
+        Some(Buckets {
+            boxed: (0..n).map(|_| Bucket::new()).collect(),
+        })
     }
 }
 
