@@ -1,0 +1,394 @@
+//! Memory follows contents (contract item 5) and `stats()` agrees with the
+//! allocator (item 6), measured with a counting global allocator.
+//!
+//! This file is its own test binary with a single `#[test]`, so the only
+//! allocations while it measures are its own (and crossbeam-epoch's, which a
+//! warm-up allocates first). The allocator counts live *requested* bytes
+//! (alloc, alloc_zeroed, realloc, dealloc), which is what `MapStats` counts.
+//!
+//! Scenarios, in order, on one map with the default configuration:
+//! 1. a fresh map; then every shard given its minimum table (insert and
+//!    remove a few thousand keys, reclaim): the "fresh" baseline;
+//! 2. insert 1,000,000 u64 -> u64: `stats().total_bytes()` within 5% of the
+//!    allocator's live-byte delta, before and after `reclaim()`;
+//! 3. remove them all, `reclaim()`: the bytes held are within 2x of the fresh
+//!    baseline (the tables shrank, emptied overflow buckets and every removed
+//!    entry were freed);
+//! 4. insert 1,000,000 again, `clear()`, `reclaim()`: within 2x again;
+//! 5. retired memory waits for the last reader: with another thread pinned,
+//!    removed entries and old tables stay allocated (and `stats()` shows them
+//!    as retired); once that thread unpins, one `reclaim()` frees them;
+//! 6. dropping the map gives back everything it allocated.
+//!
+//! The numbers are printed (`cargo test --release --test memory -- --nocapture`).
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::SeqCst};
+use std::sync::mpsc;
+
+use evacmap::{HashMap, MapStats};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn add(bytes: isize) {
+    let now = LIVE.fetch_add(bytes, SeqCst) + bytes;
+    if now > 0 {
+        PEAK.fetch_max(now as usize, SeqCst);
+    }
+}
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            add(layout.size() as isize);
+        }
+        p
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            add(layout.size() as isize);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        add(-(layout.size() as isize));
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            add(new_size as isize - layout.size() as isize);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn live() -> isize {
+    LIVE.load(SeqCst)
+}
+
+const N: u64 = common::scaled(1_000_000, 3_000) as u64;
+
+/// What crossbeam-epoch may hold on its own at a quiescent point: a few
+/// sealed garbage bags (about 2 KiB each) in its global queue.
+const CROSSBEAM_SLACK: isize = 32 * 1024;
+
+/// Lets crossbeam-epoch run everything that can run, including the
+/// destruction of its own queue nodes (deferred in turn): flushes until the
+/// live byte count stops going down.
+fn settle() {
+    let mut best = live();
+    let mut idle = 0;
+    while idle < 64 {
+        crossbeam_epoch::pin().flush();
+        let now = live();
+        if now < best {
+            best = now;
+            idle = 0;
+        } else {
+            idle += 1;
+        }
+    }
+}
+
+/// Relative difference of the allocator's count from the map's own.
+fn disagreement(allocator: isize, stats: &MapStats) -> f64 {
+    let s = stats.total_bytes() as f64;
+    (allocator as f64 - s).abs() / s
+}
+
+struct Point {
+    what: &'static str,
+    allocator: isize,
+    stats: MapStats,
+}
+
+/// Records a failed check; all are reported together with the numbers.
+macro_rules! check {
+    ($failures:ident, $cond:expr, $($fmt:tt)+) => {
+        let ok: bool = $cond;
+        if !ok {
+            $failures.push(format!($($fmt)+));
+        }
+    };
+}
+
+#[test]
+fn memory_follows_contents() {
+    let mut failures: Vec<String> = Vec::with_capacity(16);
+    // Warm-up: crossbeam-epoch's per-thread and global structures, the
+    // default shard count, the test harness's first allocations.
+    {
+        let m: HashMap<u64, u64> = HashMap::new();
+        for i in 0..10_000 {
+            m.insert(i, i);
+        }
+        for i in 0..10_000 {
+            m.remove(&i);
+        }
+        m.clear();
+        m.reclaim();
+    }
+    settle();
+
+    let mut points: Vec<Point> = Vec::with_capacity(16);
+    let base = live();
+    let map: HashMap<u64, u64> = HashMap::new();
+    let fresh_empty = live() - base;
+    points.push(Point {
+        what: "fresh map (no tables yet)",
+        allocator: fresh_empty,
+        stats: map.stats(),
+    });
+
+    // Every shard gets its minimum table.
+    for i in 0..4_000 {
+        map.insert(i, i);
+    }
+    for i in 0..4_000 {
+        map.remove(&i);
+    }
+    assert_eq!(common::reclaim_fully(&map), 0);
+    map.shrink_to_fit();
+    assert_eq!(common::reclaim_fully(&map), 0);
+    settle();
+    let fresh = live() - base;
+    let s = map.stats();
+    assert_eq!(s.tables, s.shards, "every shard has its table: {s}");
+    points.push(Point {
+        what: "fresh baseline (minimum tables)",
+        allocator: fresh,
+        stats: s,
+    });
+
+    // 2. A million entries.
+    for i in 0..N {
+        map.insert(i, i);
+    }
+    let full = live() - base;
+    let s = map.stats();
+    assert_eq!(s.len, N as usize);
+    points.push(Point {
+        what: "after inserting N",
+        allocator: full,
+        stats: s.clone(),
+    });
+    check!(
+        failures,
+        disagreement(full, &s) < 0.05,
+        "after inserting {N}: allocator {full} B vs stats().total_bytes() {} B\n{s}",
+        s.total_bytes()
+    );
+    assert_eq!(common::reclaim_fully(&map), 0);
+    settle();
+    let full_reclaimed = live() - base;
+    let s = map.stats();
+    points.push(Point {
+        what: "after inserting N + reclaim",
+        allocator: full_reclaimed,
+        stats: s.clone(),
+    });
+    assert_eq!(s.retired_bytes, 0);
+    check!(
+        failures,
+        disagreement(full_reclaimed, &s) < 0.05,
+        "after reclaim: allocator {full_reclaimed} B vs stats().total_bytes() {} B\n{s}",
+        s.total_bytes()
+    );
+    // The map's own overhead per entry, for the report.
+    let per_entry = full_reclaimed as f64 / N as f64;
+
+    // 3. Remove everything.
+    for i in 0..N {
+        map.remove(&i);
+    }
+    let removed_unreclaimed = live() - base;
+    points.push(Point {
+        what: "after removing all (no reclaim)",
+        allocator: removed_unreclaimed,
+        stats: map.stats(),
+    });
+    assert_eq!(common::reclaim_fully(&map), 0, "retired memory never freed");
+    settle();
+    let removed = live() - base;
+    let s = map.stats();
+    points.push(Point {
+        what: "after removing all + reclaim",
+        allocator: removed,
+        stats: s.clone(),
+    });
+    assert_eq!(s.len, 0);
+    assert_eq!(s.overflow_buckets, 0, "empty overflow buckets kept: {s}");
+    check!(
+        failures,
+        removed <= 2 * fresh,
+        "after removing all {N} entries and reclaim, the map holds {removed} B, more than twice a \
+         fresh map's {fresh} B\n{s}"
+    );
+
+    // 4. Again, emptied by clear().
+    for i in 0..N {
+        map.insert(i, i);
+    }
+    map.clear();
+    let cleared_unreclaimed = live() - base;
+    points.push(Point {
+        what: "after inserting N + clear (no reclaim)",
+        allocator: cleared_unreclaimed,
+        stats: map.stats(),
+    });
+    assert_eq!(common::reclaim_fully(&map), 0, "cleared tables never freed");
+    settle();
+    let cleared = live() - base;
+    let s = map.stats();
+    points.push(Point {
+        what: "after clear + reclaim",
+        allocator: cleared,
+        stats: s.clone(),
+    });
+    check!(
+        failures,
+        cleared <= 2 * fresh,
+        "after clear and reclaim, the map holds {cleared} B, more than twice a fresh map's {fresh} B\n{s}"
+    );
+    // At this size crossbeam-epoch's own garbage queue (sealed bags of a
+    // few KiB, freed lazily) is most of the difference: allow it in absolute
+    // terms.
+    check!(
+        failures,
+        (cleared - s.total_bytes() as isize).abs() < CROSSBEAM_SLACK,
+        "after clear: allocator {cleared} B vs stats {} B",
+        s.total_bytes()
+    );
+
+    // 5. Retired memory waits for the last reader, and no longer. The reader
+    // thread registers with the collector first, so that its own bookkeeping
+    // is part of the reference point.
+    let (cmd_tx, cmd_rx) = mpsc::channel::<()>();
+    let (ack_tx, ack_rx) = mpsc::channel::<()>();
+    let reader = std::thread::spawn(move || {
+        drop(crossbeam_epoch::pin());
+        ack_tx.send(()).unwrap();
+        cmd_rx.recv().unwrap();
+        let guard = crossbeam_epoch::pin();
+        ack_tx.send(()).unwrap();
+        cmd_rx.recv().unwrap();
+        drop(guard);
+        ack_tx.send(()).unwrap();
+        // Stay alive (registered, unpinned) until told: it is the unpin, not
+        // the thread's exit, that lets reclamation proceed.
+        cmd_rx.recv().unwrap();
+    });
+    ack_rx.recv().unwrap();
+    settle();
+    let reference = live() - base;
+    for i in 0..N {
+        map.insert(i, i);
+    }
+    assert_eq!(common::reclaim_fully(&map), 0);
+    settle();
+    let refilled = live() - base;
+    cmd_tx.send(()).unwrap(); // pin
+    ack_rx.recv().unwrap();
+    for i in 0..N {
+        map.remove(&i);
+    }
+    let r = map.reclaim();
+    let held_back = live() - base;
+    let s = map.stats();
+    points.push(Point {
+        what: "removed all while another thread is pinned + reclaim",
+        allocator: held_back - reference,
+        stats: s.clone(),
+    });
+    check!(
+        failures,
+        r.pending_bytes >= N as usize * std::mem::size_of::<(u64, u64, u64)>(),
+        "with a reader pinned, the removed entries must still be pending: {r:?}"
+    );
+    check!(
+        failures,
+        held_back >= refilled * 9 / 10,
+        "memory freed under a pinned reader"
+    );
+    cmd_tx.send(()).unwrap(); // unpin
+    ack_rx.recv().unwrap();
+    let pending = common::reclaim_fully(&map);
+    settle();
+    let released = live() - base;
+    let s = map.stats();
+    points.push(Point {
+        what: "... after that thread unpinned + reclaim",
+        allocator: released - reference,
+        stats: s.clone(),
+    });
+    assert_eq!(
+        pending, 0,
+        "retired memory kept after the last reader unpinned: {s}"
+    );
+    check!(
+        failures,
+        released - reference <= fresh + CROSSBEAM_SLACK,
+        "{} B more held after the reader left than before the refill\n{s}",
+        released - reference
+    );
+    cmd_tx.send(()).unwrap(); // exit
+    reader.join().unwrap();
+
+    // 6. Dropping the map.
+    for i in 0..N / 10 {
+        map.insert(i, i);
+    }
+    drop(map);
+    settle();
+    let after_drop = live() - base;
+
+    // The report (allocating it is fine now).
+    let mut report = String::new();
+    report += &format!("memory: N = {N}, shards = {}\n", evacmap::default_shards());
+    report += &format!(
+        "  {:<55} {:>14} {:>14} {:>14} {:>8}\n",
+        "point", "allocator B", "stats total B", "retired B", "diff"
+    );
+    for p in &points {
+        report += &format!(
+            "  {:<55} {:>14} {:>14} {:>14} {:>7.2}%\n",
+            p.what,
+            p.allocator,
+            p.stats.total_bytes(),
+            p.stats.retired_bytes,
+            100.0 * disagreement(p.allocator, &p.stats)
+        );
+    }
+    report += &format!(
+        "  bytes per entry at N (after reclaim): {per_entry:.1}; peak live: {} B\n",
+        PEAK.load(SeqCst)
+    );
+    report += &format!(
+        "  after remove-all: {:.2}x fresh, after clear: {:.2}x fresh (fresh {} B, empty {} B)\n",
+        removed as f64 / fresh as f64,
+        cleared as f64 / fresh as f64,
+        fresh,
+        fresh_empty
+    );
+    report +=
+        &format!("  after dropping the map: {after_drop} B still live relative to before it\n");
+    check!(
+        failures,
+        after_drop.abs() < 64 * 1024,
+        "dropping the map left {after_drop} B allocated"
+    );
+    println!("{report}");
+    assert!(failures.is_empty(), "{}\n{report}", failures.join("\n"));
+}
