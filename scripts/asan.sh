@@ -13,6 +13,8 @@
 # std is rebuilt with the sanitizer (-Zbuild-std, needs rust-src);
 # RUSTDOCFLAGS must match. Uses its own target dir.
 set -euo pipefail
+# Sanitizers and Miri are slow to print a panic: give the tests' watchdogs room.
+export EVACMAP_WATCHDOG_SECS="${EVACMAP_WATCHDOG_SECS:-120}"
 cd "$(dirname "$0")/.."
 
 rustup +nightly component add rust-src >/dev/null

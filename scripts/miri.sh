@@ -14,6 +14,8 @@
 # crossbeam's global collector never frees its thread records by design.
 # The tests scale themselves down under `cfg(miri)`. Uses its own target dir.
 set -euo pipefail
+# Sanitizers and Miri are slow to print a panic: give the tests' watchdogs room.
+export EVACMAP_WATCHDOG_SECS="${EVACMAP_WATCHDOG_SECS:-900}"
 cd "$(dirname "$0")/.."
 
 rustup +nightly component add miri rust-src >/dev/null

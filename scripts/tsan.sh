@@ -12,6 +12,8 @@
 # makes the run fail (halt_on_error). Uses its own target dir; the first
 # build takes a few minutes.
 set -euo pipefail
+# Sanitizers and Miri are slow to print a panic: give the tests' watchdogs room.
+export EVACMAP_WATCHDOG_SECS="${EVACMAP_WATCHDOG_SECS:-120}"
 cd "$(dirname "$0")/.."
 
 rustup +nightly component add rust-src >/dev/null

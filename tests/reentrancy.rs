@@ -982,7 +982,13 @@ fn closure_writing_its_own_key_every_time_terminates() {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         within_for(
             "update writing its own key each run",
-            Duration::from_secs(2),
+            // Short, so a livelock fails fast; sanitizer runs (which set
+            // EVACMAP_WATCHDOG_SECS) need longer just to print the panic.
+            if std::env::var_os("EVACMAP_WATCHDOG_SECS").is_some() {
+                watchdog()
+            } else {
+                Duration::from_secs(2)
+            },
             move || {
                 let _ = catch_unwind(AssertUnwindSafe(|| {
                     m.update(&1, |v| {
