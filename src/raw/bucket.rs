@@ -341,9 +341,11 @@ mod tests {
         let mut es = vec![];
         b.entries_locked(|e| es.push(e));
         for e in es {
+            // SAFETY: the test owns the chain; no reader exists.
             unsafe { Entry::unpublished_into_parts(e) };
         }
         for o in b.overflow_locked().collect::<Vec<_>>() {
+            // SAFETY: the test owns the chain; no reader exists.
             unsafe { Bucket::free_overflow(o) };
         }
     }
@@ -404,12 +406,15 @@ mod tests {
         );
         let unlinked = Bucket::clear(&slot).expect("the overflow bucket emptied");
         assert!(b.next().is_null());
+        // SAFETY: unlinked above, and the test has no readers.
         unsafe { Entry::unpublished_into_parts(slot.entry) };
+        // SAFETY: as above.
         unsafe { Bucket::free_overflow(unlinked) };
 
         // A cleared primary slot is reused by the next insert: no tombstone.
         let slot = b.locate(2, &2).unwrap();
         assert!(Bucket::clear(&slot).is_none());
+        // SAFETY: cleared above, and the test has no readers.
         unsafe { Entry::unpublished_into_parts(slot.entry) };
         assert!(!b.insert(entry(50, 50), 50));
         assert_eq!(b.locate(50, &50).unwrap().index, 2);

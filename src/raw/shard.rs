@@ -427,6 +427,7 @@ impl<K, V> Shard<K, V> {
         // SAFETY: under the lock the root (and its successor) cannot be
         // retired by anyone else, and our guard outlives this call.
         let root = unsafe { &*self.root.load(Ordering::Relaxed) };
+        // SAFETY: the successor, if any, is live for the same reason.
         match unsafe { root.next().as_ref() } {
             Some(successor) => successor,
             None => root,
@@ -464,6 +465,7 @@ impl<K, V> Shard<K, V> {
         // SAFETY: a migration implies a root with a successor, both live
         // under the lock.
         let old = unsafe { &*self.root.load(Ordering::Relaxed) };
+        // SAFETY: as above: a pending migration has a linked successor.
         let new = unsafe { &*old.next() };
         let mut evacuated = Evacuated::default();
         if let Some(pos) = pos {

@@ -316,6 +316,7 @@ mod tests {
     fn bucket_ranges_tile_the_position_space() {
         for log2 in [0, 1, 3, 10] {
             let t = Table::<u64, u64>::alloc(log2);
+            // SAFETY: freshly allocated, freed only at the end of the loop body.
             let table = unsafe { &*t };
             let mut expected_lo = 0u64;
             for i in 0..table.buckets() {
@@ -326,6 +327,7 @@ mod tests {
                 expected_lo = hi.wrapping_add(1);
             }
             assert_eq!(expected_lo, 0, "the last bucket ends at u64::MAX");
+            // SAFETY: the test's own table; no reader exists.
             unsafe { Table::free(t, true) };
         }
     }
@@ -334,6 +336,7 @@ mod tests {
     fn a_small_bucket_covers_whole_large_buckets() {
         let (small_ptr, large_ptr) = (Table::<u64, u64>::alloc(2), Table::<u64, u64>::alloc(5));
         {
+            // SAFETY: both live until the frees below.
             let (small, large) = unsafe { (&*small_ptr, &*large_ptr) };
             for i in 0..small.buckets() {
                 let (lo, hi) = small.range(i);
@@ -343,6 +346,7 @@ mod tests {
         }
         // Freed through the original raw pointers, never through a pointer
         // cast from a shared reference.
+        // SAFETY: the test's own tables; the references above are dead.
         unsafe {
             Table::free(small_ptr, true);
             Table::free(large_ptr, true);
