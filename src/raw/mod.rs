@@ -283,7 +283,7 @@ impl<K, V> RawMap<K, V> {
             s.tables += tables;
             s.buckets += buckets;
             s.overflow_buckets += overflow;
-            s.table_bytes += tables * std::mem::size_of::<table::Table<K, V>>()
+            s.table_bytes += tables * table::Table::<K, V>::OVERHEAD_BYTES
                 + (buckets + overflow) * bucket::Bucket::<K, V>::BYTES;
             s.entry_bytes += len * Entry::<K, V>::BYTES;
             let batched = c.batched.load(Relaxed);

@@ -777,7 +777,7 @@ impl<K, V> Shard<K, V> {
             }
             state.migration = None;
             let c = &self.writer.counters;
-            let bytes = c.tables.load(Relaxed) * std::mem::size_of::<Table<K, V>>()
+            let bytes = c.tables.load(Relaxed) * Table::<K, V>::OVERHEAD_BYTES
                 + (c.buckets.load(Relaxed) + c.overflow.load(Relaxed)) * Bucket::<K, V>::BYTES
                 + c.len.load(Relaxed) * Entry::<K, V>::BYTES;
             for counter in [

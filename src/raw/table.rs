@@ -73,8 +73,12 @@ impl<K, V> Table<K, V> {
     /// Bytes of a table of `2^log2` buckets, header and alignment slack
     /// included (what the allocator is asked for).
     pub(crate) fn bytes(log2: u32) -> usize {
-        std::mem::size_of::<Self>() + (Bucket::<K, V>::BYTES << log2) + ALIGN_SLACK
+        Self::OVERHEAD_BYTES + (Bucket::<K, V>::BYTES << log2)
     }
+
+    /// Bytes a table costs besides its buckets: the header and the slack
+    /// that aligns the bucket array.
+    pub(crate) const OVERHEAD_BYTES: usize = std::mem::size_of::<Self>() + ALIGN_SLACK;
 
     #[inline(always)]
     pub(crate) fn log2(&self) -> u32 {
