@@ -78,7 +78,9 @@ fn live() -> isize {
     LIVE.load(SeqCst)
 }
 
-const N: u64 = common::scaled(1_000_000, 3_000) as u64;
+const N: u64 = common::scaled(1_000_000, 400) as u64;
+/// Keys of the warm-up and of the fresh baseline.
+const WARM: u64 = common::scaled(10_000, 100) as u64;
 
 /// What crossbeam-epoch may hold on its own at a quiescent point: a few
 /// sealed garbage bags (about 2 KiB each) in its global queue.
@@ -90,7 +92,7 @@ const CROSSBEAM_SLACK: isize = 32 * 1024;
 fn settle() {
     let mut best = live();
     let mut idle = 0;
-    while idle < 64 {
+    while idle < common::scaled(64, 8) {
         crossbeam_epoch::pin().flush();
         let now = live();
         if now < best {
@@ -131,10 +133,10 @@ fn memory_follows_contents() {
     // default shard count, the test harness's first allocations.
     {
         let m: HashMap<u64, u64> = HashMap::new();
-        for i in 0..10_000 {
+        for i in 0..WARM {
             m.insert(i, i);
         }
-        for i in 0..10_000 {
+        for i in 0..WARM {
             m.remove(&i);
         }
         m.clear();
@@ -153,10 +155,10 @@ fn memory_follows_contents() {
     });
 
     // Every shard gets its minimum table.
-    for i in 0..4_000 {
+    for i in 0..WARM {
         map.insert(i, i);
     }
-    for i in 0..4_000 {
+    for i in 0..WARM {
         map.remove(&i);
     }
     assert_eq!(common::reclaim_fully(&map), 0);
