@@ -6,7 +6,7 @@
 //! evacmap's `reclaim`); bytes held after `clear` of a full map.
 //!
 //! Two counts: `requested` (the sizes asked of the allocator: what the data
-//! structure itself decides) and `usable` (`malloc_usable_size` of each block:
+//! structure itself decides; evacmap's OS-mapped tables included) and `usable` (`malloc_usable_size` of each block:
 //! what glibc really hands out, so small per-entry allocations pay their
 //! rounding). Both are deltas from just before the map is created, measured
 //! single-threaded with the epoch collectors already initialised. The
@@ -104,10 +104,14 @@ struct Bytes {
     collector: isize,
 }
 
+/// Both counts include the bucket arrays evacmap maps straight from the OS
+/// (tables of 1 MiB and more, `evacmap::os_mapped_bytes`), which the
+/// allocator never sees: whole pages, so requested = usable.
 fn now() -> Bytes {
+    let mapped = evacmap::os_mapped_bytes() as isize;
     Bytes {
-        requested: REQUESTED.load(Relaxed),
-        usable: USABLE.load(Relaxed),
+        requested: REQUESTED.load(Relaxed) + mapped,
+        usable: USABLE.load(Relaxed) + mapped,
         collector: COLLECTOR.load(Relaxed),
     }
 }

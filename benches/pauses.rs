@@ -161,8 +161,76 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
     sorted[idx]
 }
 
+/// One run of one map: grow to `n`, then the row of statistics.
+fn measure(name: &str, n: usize) -> serde_json::Value {
+    let mut buf: Vec<u32> = Vec::with_capacity(n);
+    let run = dispatch!(name, grow(n, &mut buf), unreachable!());
+    let mut lat = run.lat_ns;
+    let worst = top10(&lat);
+    let mut preempted = run.preempted.clone();
+    preempted.sort_unstable_by_key(|p| std::cmp::Reverse(p.1));
+    preempted.truncate(10);
+    lat.sort_unstable();
+    let mean = lat.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
+    let over = |ns: u32| lat.len() - lat.partition_point(|&x| x <= ns);
+    json!({
+        "max_ns": lat[n - 1],
+        "max_ns_wall": run.raw_max,
+        "p999_ns": percentile(&lat, 0.999),
+        "p99_ns": percentile(&lat, 0.99),
+        "p50_ns": percentile(&lat, 0.5),
+        "mean_ns": mean,
+        "inserts_over_100us": over(100_000),
+        "inserts_over_1ms": over(1_000_000),
+        "slow_samples_preempted": run.preempted.len(),
+        "slow_samples_with_page_faults": run.faulted,
+        "worst10_ns_at_len": worst,
+        "worst10_preempted_len_wall_own": preempted,
+        "total_s": run.total_s,
+        "drop_s": run.drop_s,
+    })
+}
+
+/// Set in a child process: the map it measures (once) before exiting.
+const CHILD_ENV: &str = "EVACMAP_PAUSES_CHILD";
+/// `EVACMAP_PAUSES_SAME_PROCESS=1`: run every map in this process, one after
+/// the other (see `main`).
+const SAME_PROCESS_ENV: &str = "EVACMAP_PAUSES_SAME_PROCESS";
+
+/// Runs one measurement in a fresh process (this executable, in child mode).
+fn measure_in_child(name: &str) -> serde_json::Value {
+    let out = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .env(CHILD_ENV, name)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("spawn the child measurement");
+    assert!(
+        out.status.success(),
+        "child for {name} failed: {}",
+        out.status
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ROW "))
+        .expect("the child prints its row");
+    serde_json::from_str(line).expect("the child's row is JSON")
+}
+
+/// Every (map, repetition) runs in a fresh process by default, so that no
+/// map inherits another's heap: after a map that freed 10 M small blocks,
+/// glibc's next large allocation runs `malloc_consolidate` over all of
+/// them, tens of milliseconds charged to whichever map runs next
+/// (`GLIBC_TUNABLES=glibc.malloc.mxfast=0` makes it disappear).
+/// `EVACMAP_PAUSES_SAME_PROCESS=1` keeps the old single-process behaviour
+/// to show that effect.
 fn main() {
     let n = q(1_000_000, 10_000_000);
+    if let Ok(name) = std::env::var(CHILD_ENV) {
+        println!("ROW {}", measure(&name, n));
+        return;
+    }
+    let same_process = std::env::var(SAME_PROCESS_ENV).is_ok_and(|v| v == "1");
     let reps = q(1, 3);
     let maps: Vec<&str> = MAPS.iter().copied().filter(|m| map_selected(m)).collect();
     let mut report = Report::new(
@@ -171,41 +239,20 @@ fn main() {
             "entries": n, "repetitions": reps,
             "statistic": "median over repetitions of each run's statistic",
             "timer": "one Instant::now() between consecutive inserts",
+            "process": if same_process { "all runs in one process" } else { "a fresh process per map and repetition" },
         }),
     );
     // name -> per-run stats
     let mut runs: Vec<Vec<serde_json::Value>> = vec![Vec::new(); maps.len()];
-    let mut buf: Vec<u32> = Vec::with_capacity(n);
     for _ in 0..reps {
         for (i, name) in maps.iter().enumerate() {
-            let run = dispatch!(*name, grow(n, &mut buf), unreachable!());
-            let mut lat = run.lat_ns;
-            let worst = top10(&lat);
-            let mut preempted = run.preempted.clone();
-            preempted.sort_unstable_by_key(|p| std::cmp::Reverse(p.1));
-            preempted.truncate(10);
-            lat.sort_unstable();
-            let mean = lat.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
-            let over = |ns: u32| lat.len() - lat.partition_point(|&x| x <= ns);
-            let row = json!({
-                "max_ns": lat[n - 1],
-                "max_ns_wall": run.raw_max,
-                "p999_ns": percentile(&lat, 0.999),
-                "p99_ns": percentile(&lat, 0.99),
-                "p50_ns": percentile(&lat, 0.5),
-                "mean_ns": mean,
-                "inserts_over_100us": over(100_000),
-                "inserts_over_1ms": over(1_000_000),
-                "slow_samples_preempted": run.preempted.len(),
-                "slow_samples_with_page_faults": run.faulted,
-                "worst10_ns_at_len": worst,
-                "worst10_preempted_len_wall_own": preempted,
-                "total_s": run.total_s,
-                "drop_s": run.drop_s,
-            });
+            let row = if same_process {
+                measure(name, n)
+            } else {
+                measure_in_child(name)
+            };
             eprintln!("[pauses] {name}: {row}");
             runs[i].push(row);
-            buf = lat;
         }
     }
     for (i, name) in maps.iter().enumerate() {

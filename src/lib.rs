@@ -94,6 +94,16 @@
 //! and [`HashMap::reclaim`] flushes the calling thread's bag and collects.
 //! `stats().retired_bytes` shows what is pending.
 //!
+//! # Where the memory comes from
+//! Entries, small tables and overflow buckets come from the global allocator.
+//! Bucket arrays of 1 MiB and more (2^14 buckets) are mapped straight from the
+//! OS on Unix: they start as fresh zero pages that fill as buckets do, so
+//! starting a resize never zeroes a big table, and a retired one is unmapped a
+//! slice at a time and really returns to the OS (allocators such as glibc's
+//! keep large freed blocks in the heap). A counting global allocator does not
+//! see those mappings; [`os_mapped_bytes`] reports them, and
+//! [`HashMap::stats`] counts them with the rest.
+//!
 //! Keys and values must be `Send + 'static` for any operation that can retire
 //! them: their destructors may run later, on another thread. The map is
 //! `Sync` when keys and values are `Send + Sync`.
@@ -117,6 +127,14 @@ pub use map::HashMap;
 pub use pinned::Pinned;
 pub use refs::{KeyRef, Ref};
 pub use stats::{MapStats, Reclaimed};
+
+/// Bytes of bucket arrays that every evacmap map in the process currently
+/// has mapped straight from the OS (large tables, on Unix), retired ones not
+/// yet unmapped included. A global allocator does not see these bytes: add
+/// them when comparing its counts with [`HashMap::stats`].
+pub fn os_mapped_bytes() -> usize {
+    raw::pages::mapped_bytes()
+}
 
 /// The default hasher: foldhash's fast, randomly seeded hasher.
 pub type DefaultHashBuilder = foldhash::fast::RandomState;

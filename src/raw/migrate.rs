@@ -12,9 +12,15 @@
 //! 3. **Write**: a write first evacuates the bucket of its own key, so the
 //!    successor is the only place that key can change. Then it evacuates up
 //!    to `step` more buckets in index order (bounded pause).
-//! 4. **Complete**: once every old bucket is MOVED, swing the shard root to
-//!    the successor (Release) and retire the old table's buckets and overflow
-//!    buckets (not its entries) through the epoch, then flush.
+//! 4. **Retire overflow early**: an evacuated bucket's overflow buckets are
+//!    unreachable for any reader that pins afterwards (it sees MOVED on the
+//!    primary bucket and goes to the successor), so they are retired in
+//!    batches as the migration goes, not walked for when the table is freed.
+//! 5. **Complete**: once every old bucket is MOVED, swing the shard root to
+//!    the successor (Release) and retire the old table (not its entries)
+//!    through the epoch, then flush. Freeing it visits no bucket, and a large
+//!    bucket array is unmapped a slice per collection (`pages.rs`), so no
+//!    single operation pays for a big table.
 //!
 //! A reader standing in the old table after completion still finds every
 //! bucket MOVED and follows `next`; the old table is freed only after it
@@ -22,26 +28,29 @@
 //! (a reader that followed a MOVED mark takes the lock with `try_lock` and
 //! does one step; it never waits), by `reclaim()`, or by `shrink_to_fit`.
 
+use super::bucket::Bucket;
+use super::shard;
 use super::table::Table;
 use super::tag;
+use std::sync::atomic::AtomicUsize;
 
 /// A migration in progress: the root's buckets `< cursor` have been visited.
-pub(crate) struct Migration {
+pub(crate) struct Migration<K, V> {
     pub(crate) cursor: usize,
     /// Old buckets marked MOVED so far (some ahead of the cursor, when a
     /// write evacuated its own key's bucket).
     pub(crate) moved: usize,
-    /// Overflow buckets of the old table, counted while evacuating: they are
-    /// retired with it.
-    pub(crate) old_overflow: usize,
+    /// Overflow buckets of evacuated old buckets, not yet retired (the shard
+    /// retires them in batches: protocol step 4).
+    pub(crate) old_overflow: Vec<*mut Bucket<K, V>>,
 }
 
-impl Migration {
+impl<K, V> Migration<K, V> {
     pub(crate) fn new() -> Self {
         Migration {
             cursor: 0,
             moved: 0,
-            old_overflow: 0,
+            old_overflow: Vec::new(),
         }
     }
 }
@@ -59,8 +68,9 @@ pub(crate) fn evacuate<K, V>(
     old: &Table<K, V>,
     index: usize,
     new: &Table<K, V>,
+    inserts: &AtomicUsize,
     shard_bits: u32,
-    migration: &mut Migration,
+    migration: &mut Migration<K, V>,
     out: &mut Evacuated,
 ) {
     let bucket = old.bucket(index);
@@ -71,13 +81,15 @@ pub(crate) fn evacuate<K, V>(
         // SAFETY: entries in a chain are live under the lock.
         let hash = unsafe { (*entry).hash };
         let pos = hash << shard_bits;
+        shard::announce_insert(inserts);
         if new.bucket_for(pos).insert(entry, hash) {
             out.new_overflow += 1;
         }
     });
-    migration.old_overflow += bucket.overflow_locked().count();
     // Only after every copy: see step 2 of the protocol.
     bucket.mark_moved();
+    // Retired by the caller, after the mark (step 4).
+    migration.old_overflow.extend(bucket.overflow_locked());
     migration.moved += 1;
 }
 
@@ -86,14 +98,15 @@ pub(crate) fn evacuate<K, V>(
 pub(crate) fn advance<K, V>(
     old: &Table<K, V>,
     new: &Table<K, V>,
+    inserts: &AtomicUsize,
     shard_bits: u32,
-    migration: &mut Migration,
+    migration: &mut Migration<K, V>,
     budget: usize,
     out: &mut Evacuated,
 ) -> bool {
     let end = migration.cursor.saturating_add(budget).min(old.buckets());
     for index in migration.cursor..end {
-        evacuate(old, index, new, shard_bits, migration, out);
+        evacuate(old, index, new, inserts, shard_bits, migration, out);
     }
     migration.cursor = end;
     // Done when every bucket is MOVED, wherever the cursor is: writes evacuate

@@ -19,6 +19,7 @@
 //! - [`migrate`]: incremental evacuation to a successor table.
 //! - [`scan`]: exact-once chunked iteration across resizes.
 //! - [`retire`]: epoch retirement with byte accounting.
+//! - [`pages`]: large bucket arrays mapped from the OS, unmapped in slices.
 //!
 //! # The invariants, in one place
 //! 1. Readers take no lock and store nothing shared. They pin an epoch guard
@@ -41,6 +42,9 @@ pub(crate) mod bucket;
 pub(crate) mod entry;
 pub(crate) mod lock;
 pub(crate) mod migrate;
+// Under loom no table is mapped from the OS (loom cannot model mmap).
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) mod pages;
 pub(crate) mod retire;
 pub(crate) mod scan;
 pub(crate) mod shard;
@@ -241,11 +245,13 @@ impl<K, V> RawMap<K, V> {
                 finished += shard.settle(&self.policy, &guard);
             }
         }
+        // (objects, bytes): a large table frees its bytes a slice per
+        // collection before its object count drops (see `pages.rs`).
         let pending = || {
-            self.shards
-                .iter()
-                .map(|s| s.writer().retirer.accounting().pending_objects())
-                .sum::<usize>()
+            self.shards.iter().fold((0, 0), |(objects, bytes), s| {
+                let a = s.writer().retirer.accounting();
+                (objects + a.pending_objects(), bytes + a.pending_bytes())
+            })
         };
         // Each flush seals this thread's bag and collects a few sealed bags
         // once the global epoch has advanced twice; keep going while that
@@ -253,10 +259,11 @@ impl<K, V> RawMap<K, V> {
         // (another thread is pinned, or owns the garbage's bag).
         let mut last = pending();
         let mut idle_rounds = 0;
-        while last > 0 && idle_rounds < 8 {
+        while last.0 > 0 && idle_rounds < 8 {
             epoch::pin().flush();
+            retire::unmap_all();
             let now = pending();
-            if now < last {
+            if now.0 < last.0 || now.1 < last.1 {
                 idle_rounds = 0;
             } else {
                 idle_rounds += 1;

@@ -20,7 +20,12 @@
 //! every insert bumps the primary bucket's insert count before publishing
 //! (Release), and the scan re-reads the count after reading the chain
 //! (Acquire). If an entry inserted during the scan was seen, so was its bump,
-//! and the bucket is scanned again. No user code (`Eq`, `Hash`) is involved.
+//! and the bucket is scanned again. The count has 15 bits: a scan preempted
+//! for long enough could see it come full circle, so the scan also reads the
+//! shard's insert counter (`Counters::inserts`, bumped before every bucket
+//! count, never wrapping) before and after, and rescans if it moved by a
+//! quarter turn or more; a full turn of one bucket's count implies at least
+//! that many shard-wide. No user code (`Eq`, `Hash`) is involved.
 //! Hence:
 //! - no key is yielded twice (positions only increase between chunks; within
 //!   a chunk each range is scanned once, by a scan no insert raced);
@@ -34,6 +39,7 @@ use super::shard::Shard;
 use super::table::Table;
 use super::tag;
 use crate::sync::epoch::Guard;
+use std::sync::atomic::Ordering;
 
 /// Root buckets visited per chunk: a chunk holds about `CHUNK_BUCKETS *
 /// MAX_LOAD / 2` entries, so the scanning guard is held only briefly.
@@ -50,12 +56,18 @@ pub(crate) fn collect_range<K, V>(
     table: &Table<K, V>,
     lo: u64,
     hi: u64,
+    shard: &Shard<K, V>,
     shard_bits: u32,
     out: &mut Vec<*const Entry<K, V>>,
 ) {
+    let shard_inserts = &shard.writer().counters.inserts;
     for index in table.index(lo)..=table.index(hi) {
         let bucket = table.bucket(index);
         loop {
+            // Acquire, before the bucket's tags: pairs with the Release bump
+            // in `shard::announce_insert`, so the tags read next are no older
+            // than the inserts this value counts.
+            let shard_before = shard_inserts.load(Ordering::Acquire);
             let tags = bucket.tags();
             if tag::is_moved(tags) {
                 // SAFETY: MOVED implies a linked successor that lives at least
@@ -63,7 +75,7 @@ pub(crate) fn collect_range<K, V>(
                 let next = unsafe { &*table.next() };
                 next.touch();
                 let (b_lo, b_hi) = table.range(index);
-                collect_range(next, lo.max(b_lo), hi.min(b_hi), shard_bits, out);
+                collect_range(next, lo.max(b_lo), hi.min(b_hi), shard, shard_bits, out);
                 break;
             }
             let mark = out.len();
@@ -75,7 +87,13 @@ pub(crate) fn collect_range<K, V>(
             });
             // Acquire (after the Acquire loads of the scan): pairs with the
             // Release bump that precedes every insert's publication.
-            if tag::inserts(bucket.tags()) == tag::inserts(tags) {
+            let count_unchanged = tag::inserts(bucket.tags()) == tag::inserts(tags);
+            // Acquire, after the tags: sees at least every shard bump that
+            // preceded the bucket count just read.
+            let shard_moved = shard_inserts
+                .load(Ordering::Acquire)
+                .wrapping_sub(shard_before);
+            if count_unchanged && shard_moved < tag::INSERTS_PERIOD / 4 {
                 break;
             }
             // An insert raced the scan: a re-inserted key could be in `out`
@@ -98,6 +116,6 @@ pub(crate) fn next_chunk<K, V>(
     let first = root.index(cursor);
     let last = (first + CHUNK_BUCKETS - 1).min(root.buckets() - 1);
     let (_, hi) = root.range(last);
-    collect_range(root, cursor, hi, shard_bits, out);
+    collect_range(root, cursor, hi, shard, shard_bits, out);
     hi.checked_add(1)
 }

@@ -71,7 +71,7 @@ pub(crate) struct State<K, V> {
     /// The smallest table (log2 buckets) automatic shrinking may go to: the
     /// capacity the user asked for.
     pub(crate) floor_log2: u32,
-    pub(crate) migration: Option<Migration>,
+    pub(crate) migration: Option<Migration<K, V>>,
     /// Entries unlinked from the tables but not yet handed to the epoch
     /// collector. Retiring later than the unlink is always safe (the epoch
     /// then protects even more readers); `reclaim`, `clear` and dropping the
@@ -96,6 +96,18 @@ pub(crate) struct Counters {
     pub(crate) shrinks: AtomicUsize,
     /// Entries in the retire batch (retired, not yet handed to the collector).
     pub(crate) batched: AtomicUsize,
+    /// Entries ever published into a bucket of this shard (inserts and
+    /// evacuation copies); never wraps in practice. Bumped with Release
+    /// *before* the bucket's own insert count: a scan uses it to rule out
+    /// that count having wrapped (see `scan.rs`).
+    pub(crate) inserts: AtomicUsize,
+}
+
+/// Announces an entry about to be published into a bucket of the shard
+/// (writer, under the lock): Release, paired with the scan's Acquire loads.
+#[inline(always)]
+pub(crate) fn announce_insert(inserts: &AtomicUsize) {
+    inserts.store(inserts.load(Relaxed) + 1, Ordering::Release);
 }
 
 /// Adds to a counter. Counters are written only under the shard lock, so a
@@ -146,6 +158,7 @@ impl AfterUnlock {
         if self.flush {
             guard.flush();
         }
+        super::retire::unmap_a_slice();
     }
 }
 
@@ -326,6 +339,7 @@ impl<K, V> Shard<K, V> {
             }
             (None, Some(new)) => {
                 let hash = new.hash();
+                announce_insert(&counters.inserts);
                 if bucket.insert(new.publish(), hash) {
                     add(&counters.overflow, 1);
                 }
@@ -473,6 +487,7 @@ impl<K, V> Shard<K, V> {
                 old,
                 old.index(pos),
                 new,
+                &self.writer.counters.inserts,
                 policy.shard_bits,
                 migration,
                 &mut evacuated,
@@ -481,11 +496,15 @@ impl<K, V> Shard<K, V> {
         let done = migrate::advance(
             old,
             new,
+            &self.writer.counters.inserts,
             policy.shard_bits,
             migration,
             budget,
             &mut evacuated,
         );
+        if done || migration.old_overflow.len() >= RETIRE_BATCH {
+            self.retire_old_overflow(migration, guard);
+        }
         let counters = &self.writer.counters;
         add(&counters.overflow, evacuated.new_overflow);
         counters
@@ -531,8 +550,8 @@ impl<K, V> Shard<K, V> {
         let new_log2 = unsafe { (*new).log2() };
         // Release pairs with readers' Acquire in `root`.
         self.root.store(new, Ordering::Release);
+        debug_assert!(migration.old_overflow.is_empty(), "retired by `step`");
         let counters = &self.writer.counters;
-        sub(&counters.overflow, migration.old_overflow);
         counters.buckets.store(1 << new_log2, Relaxed);
         counters.tables.store(1, Relaxed);
         counters.migration_remaining.store(0, Relaxed);
@@ -541,16 +560,43 @@ impl<K, V> Shard<K, V> {
         } else {
             add(&counters.shrinks, 1);
         }
-        let bytes = Table::<K, V>::bytes(old_log2) + migration.old_overflow * Bucket::<K, V>::BYTES;
         // SAFETY: no new reader can reach `old` (the root moved on, and only
-        // the root pointed at it). Its entries all live on in the successor,
-        // so it is freed without them.
+        // the root pointed at it). Every bucket is MOVED: its entries all live
+        // on in the successor and its overflow buckets were retired already.
         unsafe {
-            self.writer.retirer.retire(guard, bytes, move || {
-                Table::free(old, false);
-            });
+            self.writer.retirer.retire_unmapping(
+                guard,
+                Table::<K, V>::bytes(old_log2),
+                move || Table::free_evacuated(old),
+            );
         }
         after.flush = true;
+    }
+
+    /// Retires the overflow buckets collected from evacuated old buckets
+    /// (step 4 of the protocol in `migrate.rs`).
+    fn retire_old_overflow(&self, migration: &mut Migration<K, V>, guard: &Guard)
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        if migration.old_overflow.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut migration.old_overflow);
+        sub(&self.writer.counters.overflow, batch.len());
+        let bytes = batch.len() * Bucket::<K, V>::BYTES;
+        // SAFETY: each bucket hangs off a primary bucket marked MOVED (Release)
+        // before it was collected: a reader that pins from now on sees the
+        // mark and never enters the chain. Each is retired only here, once:
+        // `Table::free` skips the chains of MOVED buckets.
+        unsafe {
+            self.writer.retirer.retire(guard, bytes, move || {
+                for bucket in batch {
+                    Bucket::free_overflow(bucket);
+                }
+            });
+        }
     }
 
     /// After a write: start a resize if the load calls for one (and, in
@@ -775,7 +821,9 @@ impl<K, V> Shard<K, V> {
             if root.is_null() {
                 return;
             }
-            state.migration = None;
+            if let Some(mut migration) = state.migration.take() {
+                self.retire_old_overflow(&mut migration, guard);
+            }
             let c = &self.writer.counters;
             let bytes = c.tables.load(Relaxed) * Table::<K, V>::OVERHEAD_BYTES
                 + (c.buckets.load(Relaxed) + c.overflow.load(Relaxed)) * Bucket::<K, V>::BYTES
@@ -809,6 +857,15 @@ impl<K, V> Shard<K, V> {
         let root = self.root.swap(ptr::null_mut(), Ordering::Relaxed);
         // SAFETY: exclusive access; the chain owns its entries.
         unsafe { Table::free_chain(root) };
+        // Overflow buckets of evacuated buckets not yet retired (a migration
+        // was pending): `free_chain` skips them, so they are freed here.
+        if let Some(migration) = self.lock().migration.take() {
+            for bucket in migration.old_overflow {
+                // SAFETY: unlinked from the live structure by the MOVED mark,
+                // owned by the migration alone, and no reader exists.
+                unsafe { Bucket::free_overflow(bucket) };
+            }
+        }
         // The map is being dropped, so no reference into it exists (every
         // `Ref` and handle borrows the map): the retire batch can be freed
         // at once.

@@ -19,6 +19,9 @@
 use std::ptr;
 
 use super::bucket::Bucket;
+#[cfg(not(loom))]
+use super::pages;
+use super::pages::Pages;
 use super::tag;
 use crate::sync::{AtomicPtr, Canary, Ordering};
 
@@ -139,35 +142,53 @@ impl<K, V> Table<K, V> {
         self.canary.touch();
     }
 
-    /// Frees a table and its overflow buckets. With `drop_entries`, also drops
-    /// the entries it alone owns: those in buckets not marked MOVED (a moved
-    /// bucket's entries belong to the successor). Returns the number of
-    /// overflow buckets freed.
+    /// Frees a table with the overflow buckets and entries it alone owns:
+    /// those of buckets not marked MOVED. A moved bucket's entries belong to
+    /// the successor, and its overflow buckets were retired when it was
+    /// evacuated (`migrate::evacuate`).
     ///
     /// # Safety
     /// `table` came from [`Table::alloc`], no reader can reach it any more, it
-    /// is freed once, and with `drop_entries` no other owner drops the same
-    /// entries.
-    pub(crate) unsafe fn free(table: *mut Self, drop_entries: bool) -> usize {
+    /// is freed once, and no other owner drops the same entries.
+    pub(crate) unsafe fn free(table: *mut Self) {
         // SAFETY: per the contract we are the only owner.
         let table = unsafe { Box::from_raw(table) };
         table.canary.kill();
-        let mut overflow = 0;
         for bucket in table.buckets.iter() {
             bucket.kill_canary();
-            if drop_entries && !tag::is_moved(bucket.tags()) {
-                bucket.entries_locked(|entry| {
-                    // SAFETY: this table is the entry's only remaining owner.
-                    drop(unsafe { Box::from_raw(entry) });
-                });
+            if tag::is_moved(bucket.tags()) {
+                continue;
             }
+            bucket.entries_locked(|entry| {
+                // SAFETY: this table is the entry's only remaining owner.
+                drop(unsafe { Box::from_raw(entry) });
+            });
             for o in bucket.overflow_locked() {
                 // SAFETY: overflow buckets of a dead table are unreachable.
                 unsafe { Bucket::free_overflow(o) };
-                overflow += 1;
             }
         }
-        overflow
+    }
+
+    /// Frees a table whose every bucket was evacuated, without visiting its
+    /// buckets: its entries live on in the successor and its overflow buckets
+    /// were retired during evacuation. An OS-mapped bucket array is handed
+    /// back instead of unmapped, for the caller to unmap a slice at a time.
+    ///
+    /// # Safety
+    /// As [`Table::free`]; in addition every bucket is MOVED.
+    pub(crate) unsafe fn free_evacuated(table: *mut Self) -> Option<Pages> {
+        // SAFETY: per the contract we are the only owner.
+        let mut table = unsafe { Box::from_raw(table) };
+        table.canary.kill();
+        if cfg!(loom) {
+            // Only loom's canaries need the visit (they are no-ops otherwise).
+            for bucket in table.buckets.iter() {
+                debug_assert!(tag::is_moved(bucket.tags()));
+                bucket.kill_canary();
+            }
+        }
+        table.buckets.take_pages()
     }
 
     /// Frees a detached chain of tables (a root and its successors) with all
@@ -181,7 +202,7 @@ impl<K, V> Table<K, V> {
             // SAFETY: the chain is detached and ours; read the link first.
             let next = unsafe { (*table).next.load(Ordering::Relaxed) };
             // SAFETY: per the contract.
-            unsafe { Table::free(table, true) };
+            unsafe { Table::free(table) };
             table = next;
         }
     }
@@ -193,22 +214,33 @@ const ALIGN_SLACK: usize = if cfg!(loom) { 0 } else { 64 - 16 };
 
 /// A zeroed, cache-line-aligned array of buckets.
 ///
-/// Why not `Box<[Bucket]>`: zeroed memory with 64-byte alignment makes the
+/// Large arrays are mapped from the OS (see `pages.rs`). Why smaller ones are
+/// not a `Box<[Bucket]>`: zeroed memory with 64-byte alignment makes the
 /// system allocator use `posix_memalign` and then `memset` the whole array,
-/// touching every page of a new table at the moment a migration starts (a
-/// pause of milliseconds for large tables). At 16-byte alignment it uses
-/// `calloc`, which gets large blocks as fresh zero pages from the kernel,
-/// touched only as buckets fill. So: allocate 48 bytes more at alignment 16,
-/// start the array at the first 64-byte boundary, free with the same layout.
+/// touching every page of a new table at the moment a migration starts. At
+/// 16-byte alignment it uses `calloc`, which can skip the memset. So: allocate
+/// 48 bytes more at alignment 16, start the array at the first 64-byte
+/// boundary, free with the same layout.
 struct Buckets<K, V> {
-    #[cfg(not(loom))]
-    base: std::ptr::NonNull<u8>,
     #[cfg(not(loom))]
     first: std::ptr::NonNull<Bucket<K, V>>,
     #[cfg(not(loom))]
     len: usize,
+    #[cfg(not(loom))]
+    backing: Backing,
     #[cfg(loom)]
     boxed: Box<[Bucket<K, V>]>,
+}
+
+/// Where a bucket array's memory comes from.
+#[cfg(not(loom))]
+enum Backing {
+    /// The global allocator; the allocation starts at this address.
+    Heap(std::ptr::NonNull<u8>),
+    /// An OS mapping (large arrays).
+    Pages(Pages),
+    /// Handed to the caller by `take_pages`; nothing left to free.
+    Released,
 }
 
 impl<K, V> Buckets<K, V> {
@@ -234,13 +266,34 @@ impl<K, V> std::ops::Deref for Buckets<K, V> {
     }
 }
 
+impl<K, V> Buckets<K, V> {
+    /// Gives up an OS-mapped array's pages (the buckets must not be used
+    /// afterwards); `None` for a heap array, which is freed on drop as usual.
+    fn take_pages(&mut self) -> Option<Pages> {
+        #[cfg(not(loom))]
+        if matches!(self.backing, Backing::Pages(_)) {
+            let Backing::Pages(pages) = std::mem::replace(&mut self.backing, Backing::Released)
+            else {
+                unreachable!()
+            };
+            self.len = 0;
+            return Some(pages);
+        }
+        None
+    }
+}
+
 #[cfg(not(loom))]
 impl<K, V> Drop for Buckets<K, V> {
     fn drop(&mut self) {
-        let layout = Self::layout(self.len).expect("allocated with this layout");
-        // SAFETY: `base` was allocated in `alloc_buckets` with exactly this
-        // layout; buckets need no destructor (atomics and a zero-sized canary).
-        unsafe { std::alloc::dealloc(self.base.as_ptr(), layout) };
+        // Buckets need no destructor (atomics and a zero-sized canary).
+        if let Backing::Heap(base) = self.backing {
+            let layout = Self::layout(self.len).expect("allocated with this layout");
+            // SAFETY: `base` was allocated in `alloc_buckets` with exactly
+            // this layout.
+            unsafe { std::alloc::dealloc(base.as_ptr(), layout) };
+        }
+        // `Backing::Pages` unmaps itself when dropped.
     }
 }
 
@@ -248,6 +301,19 @@ impl<K, V> Drop for Buckets<K, V> {
 fn alloc_buckets<K, V>(n: usize) -> Option<Buckets<K, V>> {
     #[cfg(not(loom))]
     {
+        let bytes = n.checked_mul(Bucket::<K, V>::BYTES)?;
+        if pages::used_for(bytes) {
+            let pages = Pages::map(bytes)?;
+            // A mapping is page-aligned, hence cache-line-aligned.
+            let first = std::ptr::NonNull::new(pages.as_ptr() as *mut Bucket<K, V>)?;
+            // SAFETY of use: fresh anonymous pages are zero, and an all-zero
+            // `Bucket` is a valid empty bucket (see below).
+            return Some(Buckets {
+                first,
+                len: n,
+                backing: Backing::Pages(pages),
+            });
+        }
         let layout = Buckets::<K, V>::layout(n)?;
         // SAFETY: the layout is non-zero (`n >= 1`). An all-zero `Bucket` is a
         // valid empty bucket: its fields are atomics (zero = 0 / null) and a
@@ -261,9 +327,9 @@ fn alloc_buckets<K, V>(n: usize) -> Option<Buckets<K, V>> {
             debug_assert!(offset <= ALIGN_SLACK);
             let first = std::ptr::NonNull::new(base.as_ptr().add(offset) as *mut Bucket<K, V>)?;
             Some(Buckets {
-                base,
                 first,
                 len: n,
+                backing: Backing::Heap(base),
             })
         }
     }
@@ -332,7 +398,7 @@ mod tests {
             }
             assert_eq!(expected_lo, 0, "the last bucket ends at u64::MAX");
             // SAFETY: the test's own table; no reader exists.
-            unsafe { Table::free(t, true) };
+            unsafe { Table::free(t) };
         }
     }
 
@@ -352,8 +418,8 @@ mod tests {
         // cast from a shared reference.
         // SAFETY: the test's own tables; the references above are dead.
         unsafe {
-            Table::free(small_ptr, true);
-            Table::free(large_ptr, true);
+            Table::free(small_ptr);
+            Table::free(large_ptr);
         }
     }
 

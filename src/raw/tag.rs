@@ -3,9 +3,9 @@
 //!
 //! Layout of the `u64` (byte 0 is the least significant):
 //!
-//! | bytes 0..SLOTS | byte 6 | byte 7 |
+//! | bytes 0..SLOTS | bits 48..63 | bit 63 |
 //! |---|---|---|
-//! | slot tags: `0` = empty, anything else = occupied | primary bucket: inserts into the chain, wrapping | control: bit 63 = MOVED |
+//! | slot tags: `0` = empty, anything else = occupied | primary bucket: inserts into the chain, 15 bits, wrapping | MOVED |
 //!
 //! Invariants (kept by the shard's writer, under its lock):
 //! - a slot's tag byte is non-zero iff its entry pointer is non-null, except
@@ -17,8 +17,8 @@
 //! - The insert count (primary bucket) is bumped, with a Release store,
 //!   *before* each entry published anywhere in the chain: a scan that saw the
 //!   entry sees the bump. Scans use it to detect a racing insert (see
-//!   `scan.rs`); it wraps at 256, and 256 inserts into one chain during one
-//!   scan of it go unnoticed.
+//!   `scan.rs`); it wraps at 2^15, so a scan also checks the shard's
+//!   insert count, which cannot wrap, to rule out a full turn.
 //!
 //! Matching may report false positives (readers confirm with the full hash and
 //! the key) but never false negatives. Empty-slot detection is exact, because a
@@ -125,17 +125,23 @@ pub(crate) fn without(word: u64, slot: usize) -> u64 {
 
 const INSERTS_SHIFT: u32 = 48;
 
+/// The insert count's bits, below MOVED.
+const INSERTS_MASK: u64 = 0x7FFF;
+
+/// Inserts that make the chain's count wrap around once.
+pub(crate) const INSERTS_PERIOD: usize = INSERTS_MASK as usize + 1;
+
 /// The chain's insert count (meaningful in a primary bucket's word).
 #[inline(always)]
-pub(crate) fn inserts(word: u64) -> u8 {
-    (word >> INSERTS_SHIFT) as u8
+pub(crate) fn inserts(word: u64) -> u16 {
+    ((word >> INSERTS_SHIFT) & INSERTS_MASK) as u16
 }
 
-/// `word` with the insert count incremented (wrapping).
+/// `word` with the insert count incremented (wrapping at [`INSERTS_PERIOD`]).
 #[inline(always)]
 pub(crate) fn bump_inserts(word: u64) -> u64 {
-    let count = inserts(word).wrapping_add(1);
-    (word & !(0xFF << INSERTS_SHIFT)) | ((count as u64) << INSERTS_SHIFT)
+    let count = (inserts(word) as u64 + 1) & INSERTS_MASK;
+    (word & !(INSERTS_MASK << INSERTS_SHIFT)) | (count << INSERTS_SHIFT)
 }
 
 #[inline(always)]
@@ -229,9 +235,9 @@ mod tests {
     #[test]
     fn insert_count_is_not_a_slot_and_wraps() {
         let mut w = with_tag(MOVED, 2, 9);
-        for n in 1..=300u32 {
+        for n in 1..=(INSERTS_PERIOD + 300) {
             w = bump_inserts(w);
-            assert_eq!(inserts(w), n as u8);
+            assert_eq!(inserts(w) as usize, n % INSERTS_PERIOD);
         }
         assert!(is_moved(w));
         assert_eq!(occupied(w).collect::<Vec<_>>(), vec![2]);
