@@ -36,6 +36,7 @@ MODELS=(
   "get_vs_first_insert 4"
   "get_vs_reinsert 7"
   "get_vs_evacuation 7"
+  "get_in_overflow_vs_evacuation 4"
   "get_vs_pending_migration 6"
   "writers_vs_reader 1"
   "iter_vs_migration 5"

@@ -100,13 +100,14 @@ BUGS = [
         what="Shard::complete frees the old table at once instead of retiring it through the epoch",
         patches=[("src/raw/shard.rs",
                   """        unsafe {
-            self.writer.retirer.retire(guard, bytes, move || {
-                Table::free(old, false);
-            });
+            self.writer.retirer.retire_unmapping(
+                guard,
+                Table::<K, V>::bytes(old_log2),
+                move || Table::free_evacuated(old),
+            );
         }""",
-                  """        let _ = bytes;
-        unsafe {
-            Table::free(old, false);
+                  """        unsafe {
+            drop(Table::free_evacuated(old));
         }""")],
         checks=["loom:get_vs_evacuation@2", "loom:help_vs_reader@2",
                 "test:linearizability", "test:iteration",
@@ -117,11 +118,13 @@ BUGS = [
         what="Shard::complete never retires (or frees) the old table: it leaks",
         patches=[("src/raw/shard.rs",
                   """        unsafe {
-            self.writer.retirer.retire(guard, bytes, move || {
-                Table::free(old, false);
-            });
+            self.writer.retirer.retire_unmapping(
+                guard,
+                Table::<K, V>::bytes(old_log2),
+                move || Table::free_evacuated(old),
+            );
         }""",
-                  """        let _ = (bytes, old);""")],
+                  """        let _ = (old_log2, old);""")],
         checks=["test:drops", "test:memory"],
     ),
     dict(
@@ -154,8 +157,10 @@ BUGS = [
         what="migrate::evacuate maps old bucket i to new bucket i mod n (low bits) on a shrink, instead of i >> (old_log2 - new_log2)",
         patches=[("src/raw/migrate.rs",
                   """        let pos = hash << shard_bits;
+        shard::announce_insert(inserts);
         if new.bucket_for(pos).insert(entry, hash) {""",
                   """        let pos = hash << shard_bits;
+        shard::announce_insert(inserts);
         // On a shrink all of old bucket `index` goes to one new bucket.
         let target = if new.log2() < old.log2() {
             new.bucket(index & (new.buckets() - 1))
@@ -164,6 +169,21 @@ BUGS = [
         };
         if target.insert(entry, hash) {""")],
         checks=["test:differential", "test:api", "test:linearizability"],
+    ),
+    dict(
+        name="free-old-overflow-immediately",
+        what="Shard::retire_old_overflow frees an evacuated chain's overflow buckets at once instead of retiring them through the epoch",
+        patches=[("src/raw/shard.rs",
+                  """            self.writer.retirer.retire(guard, bytes, move || {
+                for bucket in batch {
+                    Bucket::free_overflow(bucket);
+                }
+            });""",
+                  """            for bucket in batch {
+                Bucket::free_overflow(bucket);
+            }
+            self.writer.retirer.retire(guard, bytes, move || {});""")],
+        checks=["loom:get_in_overflow_vs_evacuation@2"],
     ),
     dict(
         name="double-drop-replaced",

@@ -10,6 +10,7 @@
 //! | `get_vs_first_insert` | get vs the insert that allocates and publishes the table |
 //! | `get_vs_reinsert` | get vs remove + re-insert of its key into the same slot |
 //! | `get_vs_evacuation` | get vs evacuation of its bucket and migration completion |
+//! | `get_in_overflow_vs_evacuation` | get of a key in an overflow bucket vs evacuation of its chain |
 //! | `get_vs_pending_migration` | get (helping) vs writes during a pending migration |
 //! | `writers_vs_reader` | two writers completing one migration vs a reader (3 threads) |
 //! | `iter_vs_migration` | iterator vs evacuation and completion |
@@ -202,6 +203,71 @@ fn get_vs_evacuation() {
                 [A, B, C].map(|k| get_id(&map, k)),
                 [Some(0), Some(1), Some(2)]
             );
+            finish(map, &t, &STATS);
+        },
+    );
+}
+
+/// Model 2c: A `get` of a key in an *overflow* bucket racing the evacuation
+/// of its chain. Seven keys share bucket 0 (six slots, then one overflow
+/// bucket holding G); a grow from 2 to 4 buckets is pending. The writer's
+/// first insert evacuates bucket 0, the second evacuates bucket 1 and
+/// completes the migration: the old table and the old chain's overflow bucket
+/// (retired during the migration, not with the table) go to the collector.
+/// The reader, possibly standing in that overflow bucket, must find G, and
+/// nothing may be freed under it.
+#[test]
+fn get_in_overflow_vs_evacuation() {
+    static STATS: Stats = Stats::new("get_in_overflow_vs_evacuation");
+    const CHAIN: [u64; 7] = [
+        key(0, 1),
+        key(0, 2),
+        key(0, 3),
+        key(0, 4),
+        key(0, 5),
+        key(0, 6),
+        key(0, 7),
+    ];
+    const G: u64 = CHAIN[6];
+    const NEW: u64 = key(0, 8);
+    const OTHER: u64 = key(2, 9);
+    run_model(
+        &STATS,
+        &["straddled_completion"],
+        Expect::FreedDuringRead,
+        || {
+            STATS.execution();
+            let (t, w) = (Tracker::new(9), Window::new());
+            let map = Arc::new(map(0, true));
+            for (id, k) in CHAIN.into_iter().enumerate() {
+                map.insert(k, Val::new(&t, id));
+            }
+            map.reclaim();
+            map.reserve(2); // 2 buckets -> 4 buckets, pending
+            let s = map.stats();
+            assert_eq!((s.buckets, s.overflow_buckets), (2 + 4, 1), "{s}");
+            let writer = spawn_writer(&map, &t, &w, |map, t, w| {
+                assert_eq!(insert_new(map, NEW, t, 7), None);
+                assert_eq!(insert_new(map, OTHER, t, 8), None);
+                assert_eq!(map.stats().migrations_in_progress, 0);
+                flush(2);
+                if retired_bytes(map) == 0 {
+                    STATS.freed(w);
+                }
+            });
+            w.start();
+            let before = map.stats().grows;
+            assert_eq!(
+                get_id(&map, G),
+                Some(6),
+                "a key in an overflow bucket was missed"
+            );
+            if map.stats().grows > before {
+                STATS.event(0); // the migration completed during this get
+            }
+            w.end();
+            writer.join().unwrap();
+            assert_eq!(get_id(&map, NEW), Some(7));
             finish(map, &t, &STATS);
         },
     );
