@@ -78,6 +78,30 @@ impl Retirer {
         };
     }
 
+    /// Retires a batch of unlinked objects of `object_bytes` each as one
+    /// deferred destructor (one collector entry instead of one per object),
+    /// freeing each with `free_one`.
+    ///
+    /// # Safety
+    /// As [`Retirer::retire`], for every object of the batch.
+    pub(crate) unsafe fn retire_batch<T: 'static>(
+        &self,
+        guard: &Guard,
+        batch: Vec<*mut T>,
+        object_bytes: usize,
+        free_one: unsafe fn(*mut T),
+    ) {
+        let bytes = batch.len() * object_bytes;
+        // SAFETY: per the contract, for each object.
+        unsafe {
+            self.retire(guard, bytes, move || {
+                for object in batch {
+                    free_one(object);
+                }
+            })
+        };
+    }
+
     /// [`Retirer::retire`] for an object that may own an OS mapping: `free`
     /// frees the rest and hands the mapping back, which is then unmapped a
     /// slice per later write (see [`unmap_a_slice`]), so that no single

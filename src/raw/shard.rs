@@ -384,16 +384,15 @@ impl<K, V> Shard<K, V> {
         }
         let batch = std::mem::take(&mut state.retired);
         self.writer.counters.batched.store(0, Relaxed);
-        let bytes = batch.len() * Entry::<K, V>::BYTES;
         // SAFETY: every entry in the batch was unlinked (under this lock) and
         // is retired only once, here; K and V are Send + 'static, so the
         // destructor may run on any thread at any later time.
         unsafe {
-            self.writer.retirer.retire(guard, bytes, move || {
-                for entry in batch {
-                    drop(Box::from_raw(entry));
-                }
-            });
+            self.writer
+                .retirer
+                .retire_batch(guard, batch, Entry::<K, V>::BYTES, |entry| {
+                    drop(Box::from_raw(entry))
+                });
         }
     }
 
@@ -585,17 +584,16 @@ impl<K, V> Shard<K, V> {
         }
         let batch = std::mem::take(&mut migration.old_overflow);
         sub(&self.writer.counters.overflow, batch.len());
-        let bytes = batch.len() * Bucket::<K, V>::BYTES;
         // SAFETY: each bucket hangs off a primary bucket marked MOVED (Release)
         // before it was collected: a reader that pins from now on sees the
         // mark and never enters the chain. Each is retired only here, once:
         // `Table::free` skips the chains of MOVED buckets.
         unsafe {
-            self.writer.retirer.retire(guard, bytes, move || {
-                for bucket in batch {
-                    Bucket::free_overflow(bucket);
-                }
-            });
+            self.writer
+                .retirer
+                .retire_batch(guard, batch, Bucket::<K, V>::BYTES, |bucket| {
+                    Bucket::free_overflow(bucket)
+                });
         }
     }
 
