@@ -21,6 +21,9 @@
 //! - [`Window`] and [`Stats`]: per-model counters (executions, outcomes, and
 //!   executions in which the retired object was really freed while the racing
 //!   reader was inside its operation), checked at the end of `loom::model`.
+//! - [`run_model`] and [`Setup`]: the scaffolding every model shares: each
+//!   execution's fresh tracker, window and map, its teardown ([`finish`]),
+//!   and the checks over all executions.
 //!
 //! Facts about loom 0.7 + crossbeam-epoch 0.9 these models depend on (found
 //! while writing them; each cost a false pass or a false failure):
@@ -294,7 +297,7 @@ impl Stats {
         }
     }
 
-    /// Call first thing in the model closure.
+    /// Called first thing in each execution (by [`run_model`]).
     pub fn execution(&self) {
         self.check_previous_teardown();
         self.executions.fetch_add(1, SeqCst);
@@ -335,6 +338,17 @@ impl Stats {
         }
     }
 
+    /// The freeing thread's last step: [`flush`]es twice (enough for what it
+    /// retired to be collectable when no other thread is pinned) and then,
+    /// if `freed()` says the retired object is gone, records it as
+    /// [`Stats::freed`] does.
+    pub fn flush_then_record_freed(&self, reader: &Window, freed: impl FnOnce() -> bool) {
+        flush(2);
+        if freed() {
+            self.freed(reader);
+        }
+    }
+
     /// Counts a model-specific outcome (`which` < 4), for coverage reports.
     pub fn event(&self, which: usize) {
         self.events[which].fetch_add(1, SeqCst);
@@ -356,10 +370,72 @@ pub enum Expect {
     FreedDuringRead,
 }
 
+/// How every execution of a model starts (see [`run_model`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Setup {
+    /// The model creates values `0..values` (its [`Tracker`]'s ids).
+    pub values: usize,
+    /// The map's minimum capacity (see [`map`]).
+    pub capacity: usize,
+    /// Whether the map shrinks by itself (see [`map`]).
+    pub auto_shrink: bool,
+}
+
+impl Setup {
+    /// `values` values; the map's first table has 1 bucket (capacity 0),
+    /// auto-shrink on.
+    pub const fn one_bucket(values: usize) -> Setup {
+        Setup {
+            values,
+            capacity: 0,
+            auto_shrink: true,
+        }
+    }
+
+    /// `values` values; the map's first table has 2 buckets (capacity 5),
+    /// auto-shrink on.
+    pub const fn two_buckets(values: usize) -> Setup {
+        Setup {
+            values,
+            capacity: 5,
+            auto_shrink: true,
+        }
+    }
+
+    /// The same setup with auto-shrink off.
+    pub const fn no_auto_shrink(self) -> Setup {
+        Setup {
+            auto_shrink: false,
+            ..self
+        }
+    }
+}
+
+/// Runs a model: `body` once per execution under `loom::model`, then the
+/// checks over all executions (see `explore`).
+///
+/// Each execution is counted ([`Stats::execution`]), then gets a fresh
+/// [`Tracker`] for `setup.values` values, the racing reader's [`Window`] and
+/// a fresh map (`map(setup.capacity, setup.auto_shrink)`), in that order.
+/// `body` seeds the map, runs the race and joins every thread it spawned;
+/// the execution then ends with [`finish`].
+pub fn run_model<F>(stats: &'static Stats, events: &[&str], expect: Expect, setup: Setup, body: F)
+where
+    F: Fn(&Arc<Map>, &Arc<Tracker>, &Arc<Window>) + Sync + Send + 'static,
+{
+    explore(stats, events, expect, move || {
+        stats.execution();
+        let (t, w) = (Tracker::new(setup.values), Window::new());
+        let map = Arc::new(map(setup.capacity, setup.auto_shrink));
+        body(&map, &t, &w);
+        finish(map, &t, stats);
+    });
+}
+
 /// Runs `f` under `loom::model`, prints executions and seconds, and checks
 /// `expect` and that every outcome named in `events` was reached at least
 /// once (so a model cannot silently stop exploring what it claims to).
-pub fn run_model<F>(stats: &'static Stats, events: &[&str], expect: Expect, f: F)
+fn explore<F>(stats: &'static Stats, events: &[&str], expect: Expect, f: F)
 where
     F: Fn() + Sync + Send + 'static,
 {

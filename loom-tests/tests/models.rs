@@ -76,6 +76,44 @@ fn get_id(map: &Map, k: u64) -> Option<usize> {
     map.get(&k).map(|v| v.read())
 }
 
+/// Removes `k`; the id of the value removed, read through the returned
+/// reference (a loom-tracked read), or None.
+fn remove_id(map: &Map, k: u64) -> Option<usize> {
+    map.remove(&k).map(|v| v.read())
+}
+
+/// Checks that `k`, present throughout the race, is found with value `id`.
+#[track_caller]
+fn assert_present(map: &Map, k: u64, id: usize) {
+    assert_eq!(
+        get_id(map, k),
+        Some(id),
+        "a key present throughout was missed"
+    );
+}
+
+/// One full iteration: reads every value yielded (a loom-tracked read),
+/// checks that it is the value of its key (`keys[id]` is the key of value
+/// `id`), and returns the ids in the order yielded.
+#[track_caller]
+fn scan(map: &Map, keys: &[u64]) -> Vec<usize> {
+    let mut seen = Vec::new();
+    for v in map.iter() {
+        let id = v.read();
+        assert_eq!(*v.key(), keys[id], "key and value out of step");
+        seen.push(id);
+    }
+    seen
+}
+
+/// The ids an iteration yielded, as a set; panics if one came twice.
+#[track_caller]
+fn yielded_once(seen: &[usize]) -> BTreeSet<usize> {
+    let set: BTreeSet<usize> = seen.iter().copied().collect();
+    assert_eq!(set.len(), seen.len(), "a key was yielded twice: {seen:?}");
+    set
+}
+
 /// Model 1: A `get` racing the first insert of the same key. The insert allocates
 /// the shard's table and publishes it (root, Release), then publishes the
 /// entry. The reader sees nothing or the complete value, never a table or a
@@ -88,14 +126,12 @@ fn get_vs_first_insert() {
         &STATS,
         &["saw_none", "saw_value"],
         Expect::NoReclamation,
-        || {
-            STATS.execution();
-            let (t, w) = (Tracker::new(1), Window::new());
-            let map = Arc::new(map(0, true));
-            let writer = spawn_writer(&map, &t, &w, |map, t, _| {
+        Setup::one_bucket(1),
+        |map, t, w| {
+            let writer = spawn_writer(map, t, w, |map, t, _| {
                 assert_eq!(insert_new(map, K, t, 0), None);
             });
-            match get_id(&map, K) {
+            match get_id(map, K) {
                 None => STATS.event(0),
                 Some(id) => {
                     assert_eq!(id, 0);
@@ -104,11 +140,10 @@ fn get_vs_first_insert() {
             }
             writer.join().unwrap();
             assert_eq!(
-                get_id(&map, K),
+                get_id(map, K),
                 Some(0),
                 "the insert happened-before this get"
             );
-            finish(map, &t, &STATS);
         },
     );
 }
@@ -126,21 +161,16 @@ fn get_vs_reinsert() {
         &STATS,
         &["saw_old", "saw_none", "saw_new"],
         Expect::FreedDuringRead,
-        || {
-            STATS.execution();
-            let (t, w) = (Tracker::new(2), Window::new());
-            let map = Arc::new(map(0, true));
-            map.insert(K, Val::new(&t, 0));
-            let writer = spawn_writer(&map, &t, &w, |map, t, w| {
-                assert_eq!(map.remove(&K).map(|v| v.read()), Some(0));
+        Setup::one_bucket(2),
+        |map, t, w| {
+            map.insert(K, Val::new(t, 0));
+            let writer = spawn_writer(map, t, w, |map, t, w| {
+                assert_eq!(remove_id(map, K), Some(0));
                 assert_eq!(insert_new(map, K, t, 1), None);
-                flush(2);
-                if t.drops(0) == 1 {
-                    STATS.freed(w);
-                }
+                STATS.flush_then_record_freed(w, || t.drops(0) == 1);
             });
             w.start();
-            match get_id(&map, K) {
+            match get_id(map, K) {
                 Some(0) => STATS.event(0),
                 None => STATS.event(1),
                 Some(1) => STATS.event(2),
@@ -148,8 +178,7 @@ fn get_vs_reinsert() {
             }
             w.end();
             writer.join().unwrap();
-            assert_eq!(get_id(&map, K), Some(1));
-            finish(map, &t, &STATS);
+            assert_eq!(get_id(map, K), Some(1));
         },
     );
 }
@@ -170,40 +199,30 @@ fn get_vs_evacuation() {
         &STATS,
         &["straddled_completion"],
         Expect::FreedDuringRead,
-        || {
-            STATS.execution();
-            let (t, w) = (Tracker::new(3), Window::new());
-            let map = Arc::new(map(0, true));
-            map.insert(A, Val::new(&t, 0));
-            map.insert(B, Val::new(&t, 1));
+        Setup::one_bucket(3),
+        |map, t, w| {
+            map.insert(A, Val::new(t, 0));
+            map.insert(B, Val::new(t, 1));
             map.reserve(4); // 1 bucket -> 2 buckets, pending
             assert_eq!(map.stats().migrations_in_progress, 1);
-            let writer = spawn_writer(&map, &t, &w, |map, t, w| {
+            let writer = spawn_writer(map, t, w, |map, t, w| {
                 assert_eq!(insert_new(map, C, t, 2), None);
                 let s = map.stats();
                 assert_eq!((s.grows, s.migrations_in_progress), (1, 0));
-                flush(2);
-                if retired_bytes(map) == 0 {
-                    STATS.freed(w);
-                }
+                STATS.flush_then_record_freed(w, || retired_bytes(map) == 0);
             });
             w.start();
             let before = map.stats().grows;
-            assert_eq!(
-                get_id(&map, A),
-                Some(0),
-                "a key present throughout was missed"
-            );
+            assert_present(map, A, 0);
             if (before, map.stats().grows) == (0, 1) {
                 STATS.event(0); // the migration completed during this get
             }
             w.end();
             writer.join().unwrap();
             assert_eq!(
-                [A, B, C].map(|k| get_id(&map, k)),
+                [A, B, C].map(|k| get_id(map, k)),
                 [Some(0), Some(1), Some(2)]
             );
-            finish(map, &t, &STATS);
         },
     );
 }
@@ -235,30 +254,25 @@ fn get_in_overflow_vs_evacuation() {
         &STATS,
         &["straddled_completion"],
         Expect::FreedDuringRead,
-        || {
-            STATS.execution();
-            let (t, w) = (Tracker::new(9), Window::new());
-            let map = Arc::new(map(0, true));
+        Setup::one_bucket(9),
+        |map, t, w| {
             for (id, k) in CHAIN.into_iter().enumerate() {
-                map.insert(k, Val::new(&t, id));
+                map.insert(k, Val::new(t, id));
             }
             map.reclaim();
             map.reserve(2); // 2 buckets -> 4 buckets, pending
             let s = map.stats();
             assert_eq!((s.buckets, s.overflow_buckets), (2 + 4, 1), "{s}");
-            let writer = spawn_writer(&map, &t, &w, |map, t, w| {
+            let writer = spawn_writer(map, t, w, |map, t, w| {
                 assert_eq!(insert_new(map, NEW, t, 7), None);
                 assert_eq!(insert_new(map, OTHER, t, 8), None);
                 assert_eq!(map.stats().migrations_in_progress, 0);
-                flush(2);
-                if retired_bytes(map) == 0 {
-                    STATS.freed(w);
-                }
+                STATS.flush_then_record_freed(w, || retired_bytes(map) == 0);
             });
             w.start();
             let before = map.stats().grows;
             assert_eq!(
-                get_id(&map, G),
+                get_id(map, G),
                 Some(6),
                 "a key in an overflow bucket was missed"
             );
@@ -267,8 +281,7 @@ fn get_in_overflow_vs_evacuation() {
             }
             w.end();
             writer.join().unwrap();
-            assert_eq!(get_id(&map, NEW), Some(7));
-            finish(map, &t, &STATS);
+            assert_eq!(get_id(map, NEW), Some(7));
         },
     );
 }
@@ -291,18 +304,16 @@ fn get_vs_pending_migration() {
         &STATS,
         &["straddled_evacuation", "reader_completed_it"],
         Expect::FreedDuringRead,
-        || {
-            STATS.execution();
-            let (t, w) = (Tracker::new(4), Window::new());
+        Setup::two_buckets(4),
+        |map, t, w| {
             let removing = Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let map = Arc::new(map(5, true));
-            map.insert(A, Val::new(&t, 0));
-            map.insert(B, Val::new(&t, 1));
-            map.insert(C, Val::new(&t, 2));
+            map.insert(A, Val::new(t, 0));
+            map.insert(B, Val::new(t, 1));
+            map.insert(C, Val::new(t, 2));
             map.reserve(6); // 2 buckets -> 4 buckets, pending
             assert_eq!(map.stats().migration_buckets_remaining, 2);
             let flag = removing.clone();
-            let writer = spawn_writer(&map, &t, &w, move |map, t, w| {
+            let writer = spawn_writer(map, t, w, move |map, t, w| {
                 assert_eq!(insert_new(map, B, t, 3), Some(1));
                 assert_eq!(
                     get_id(map, B),
@@ -310,20 +321,13 @@ fn get_vs_pending_migration() {
                     "read-your-write during a migration"
                 );
                 flag.store(true, std::sync::atomic::Ordering::SeqCst);
-                assert_eq!(map.remove(&C).map(|v| v.read()), Some(2));
+                assert_eq!(remove_id(map, C), Some(2));
                 assert_eq!(map.stats().migrations_in_progress, 0);
-                flush(2);
-                if retired_bytes(map) == 0 {
-                    STATS.freed(w);
-                }
+                STATS.flush_then_record_freed(w, || retired_bytes(map) == 0);
             });
             w.start();
             let before = map.stats().migration_buckets_remaining;
-            assert_eq!(
-                get_id(&map, A),
-                Some(0),
-                "a key present throughout was missed"
-            );
+            assert_present(map, A, 0);
             let after = map.stats();
             if before == 2 && after.migration_buckets_remaining < 2 {
                 STATS.event(0); // old bucket 0 was evacuated during this get
@@ -333,8 +337,7 @@ fn get_vs_pending_migration() {
             }
             w.end();
             writer.join().unwrap();
-            assert_eq!([A, B, C].map(|k| get_id(&map, k)), [Some(0), Some(3), None]);
-            finish(map, &t, &STATS);
+            assert_eq!([A, B, C].map(|k| get_id(map, k)), [Some(0), Some(3), None]);
         },
     );
 }
@@ -356,31 +359,24 @@ fn writers_vs_reader() {
         &STATS,
         &["saw_old_b", "saw_new_b"],
         Expect::FreedDuringRead,
-        || {
-            STATS.execution();
-            let (t, w) = (Tracker::new(4), Window::new());
-            let map = Arc::new(map(5, true));
-            map.insert(A, Val::new(&t, 0));
-            map.insert(B, Val::new(&t, 1));
-            map.insert(C, Val::new(&t, 2));
+        Setup::two_buckets(4),
+        |map, t, w| {
+            map.insert(A, Val::new(t, 0));
+            map.insert(B, Val::new(t, 1));
+            map.insert(C, Val::new(t, 2));
             map.reserve(6); // 2 buckets -> 4 buckets, pending
-            let w1 = spawn_writer(&map, &t, &w, |map, t, _| {
+            let w1 = spawn_writer(map, t, w, |map, t, _| {
                 assert_eq!(insert_new(map, B, t, 3), Some(1));
             });
-            let w2 = spawn_writer(&map, &t, &w, |map, _, w| {
-                assert_eq!(map.remove(&C).map(|v| v.read()), Some(2));
-                flush(2);
-                if map.stats().grows == 1 && retired_bytes(map) == 0 {
-                    STATS.freed(w);
-                }
+            let w2 = spawn_writer(map, t, w, |map, _, w| {
+                assert_eq!(remove_id(map, C), Some(2));
+                STATS.flush_then_record_freed(w, || {
+                    map.stats().grows == 1 && retired_bytes(map) == 0
+                });
             });
             w.start();
-            assert_eq!(
-                get_id(&map, A),
-                Some(0),
-                "a key present throughout was missed"
-            );
-            match get_id(&map, B) {
+            assert_present(map, A, 0);
+            match get_id(map, B) {
                 Some(1) => STATS.event(0),
                 Some(3) => STATS.event(1),
                 other => panic!("B read as {other:?}"),
@@ -389,8 +385,7 @@ fn writers_vs_reader() {
             w1.join().unwrap();
             w2.join().unwrap();
             assert_eq!(map.stats().migrations_in_progress, 0);
-            assert_eq!([A, B, C].map(|k| get_id(&map, k)), [Some(0), Some(3), None]);
-            finish(map, &t, &STATS);
+            assert_eq!([A, B, C].map(|k| get_id(map, k)), [Some(0), Some(3), None]);
         },
     );
 }
@@ -410,37 +405,25 @@ fn iter_vs_migration() {
         &STATS,
         &["without_c", "with_c"],
         Expect::FreedDuringRead,
-        || {
-            STATS.execution();
-            let (t, w) = (Tracker::new(3), Window::new());
-            let map = Arc::new(map(0, true));
-            map.insert(A, Val::new(&t, 0));
-            map.insert(B, Val::new(&t, 1));
+        Setup::one_bucket(3),
+        |map, t, w| {
+            map.insert(A, Val::new(t, 0));
+            map.insert(B, Val::new(t, 1));
             map.reserve(4);
-            let writer = spawn_writer(&map, &t, &w, |map, t, w| {
+            let writer = spawn_writer(map, t, w, |map, t, w| {
                 assert_eq!(insert_new(map, C, t, 2), None);
-                flush(2);
-                if retired_bytes(map) == 0 {
-                    STATS.freed(w);
-                }
+                STATS.flush_then_record_freed(w, || retired_bytes(map) == 0);
             });
             w.start();
-            let mut seen = Vec::new();
-            for v in map.iter() {
-                let id = v.read();
-                assert_eq!(*v.key(), [A, B, C][id], "key and value out of step");
-                seen.push(id);
-            }
+            let seen = scan(map, &[A, B, C]);
             w.end();
-            let set: BTreeSet<usize> = seen.iter().copied().collect();
-            assert_eq!(set.len(), seen.len(), "a key was yielded twice: {seen:?}");
+            let set = yielded_once(&seen);
             assert!(
                 set.contains(&0) && set.contains(&1),
                 "a key present throughout was missed: {seen:?}"
             );
             STATS.event(usize::from(set.contains(&2)));
             writer.join().unwrap();
-            finish(map, &t, &STATS);
         },
     );
 }
@@ -464,41 +447,30 @@ fn iter_vs_shrink() {
         &STATS,
         &["straddled_completion", "saw_b", "saw_d"],
         Expect::FreedDuringRead,
-        || {
-            STATS.execution();
-            let (t, w) = (Tracker::new(4), Window::new());
-            let map = Arc::new(map(0, true));
-            map.insert(A, Val::new(&t, 0));
-            map.insert(C, Val::new(&t, 2));
+        Setup::one_bucket(4),
+        |map, t, w| {
+            map.insert(A, Val::new(t, 0));
+            map.insert(C, Val::new(t, 2));
             map.reserve(4); // 1 -> 2 buckets (and a floor of 2 buckets)
             map.reclaim(); // finishes the grow
             let s = map.stats();
             assert_eq!((s.buckets, s.migrations_in_progress), (2, 0));
-            let writer = spawn_writer(&map, &t, &w, |map, t, w| {
+            let writer = spawn_writer(map, t, w, |map, t, w| {
                 map.shrink_to_fit(); // forgets the floor: 2 -> 1 bucket
                 assert_eq!(insert_new(map, B, t, 1), None);
                 assert_eq!(insert_new(map, D, t, 3), None);
                 let s = map.stats();
                 assert_eq!((s.shrinks, s.buckets, s.migrations_in_progress), (1, 1, 0));
-                flush(2);
-                if retired_bytes(map) == 0 {
-                    STATS.freed(w);
-                }
+                STATS.flush_then_record_freed(w, || retired_bytes(map) == 0);
             });
             w.start();
             let before = map.stats().shrinks;
-            let mut seen = Vec::new();
-            for v in map.iter() {
-                let id = v.read();
-                assert_eq!(*v.key(), [A, B, C, D][id], "key and value out of step");
-                seen.push(id);
-            }
+            let seen = scan(map, &[A, B, C, D]);
             if (before, map.stats().shrinks) == (0, 1) {
                 STATS.event(0);
             }
             w.end();
-            let set: BTreeSet<usize> = seen.iter().copied().collect();
-            assert_eq!(set.len(), seen.len(), "a key was yielded twice: {seen:?}");
+            let set = yielded_once(&seen);
             assert!(
                 set.contains(&0) && set.contains(&2),
                 "a key present throughout was missed: {seen:?}"
@@ -511,10 +483,9 @@ fn iter_vs_shrink() {
             }
             writer.join().unwrap();
             assert_eq!(
-                [A, B, C, D].map(|k| get_id(&map, k)),
+                [A, B, C, D].map(|k| get_id(map, k)),
                 [Some(0), Some(1), Some(2), Some(3)]
             );
-            finish(map, &t, &STATS);
         },
     );
 }
@@ -535,21 +506,16 @@ fn iter_vs_reinsert() {
         &STATS,
         &["saw_old_k", "saw_new_k", "saw_y"],
         Expect::FreedDuringRead,
-        || {
-            STATS.execution();
-            let (t, w) = (Tracker::new(4), Window::new());
-            let map = Arc::new(map(0, false));
-            map.insert(K, Val::new(&t, 0));
-            map.insert(Z, Val::new(&t, 1));
-            let writer = spawn_writer(&map, &t, &w, |map, t, w| {
-                assert_eq!(map.remove(&K).map(|v| v.read()), Some(0));
-                assert_eq!(map.remove(&Z).map(|v| v.read()), Some(1));
+        Setup::one_bucket(4).no_auto_shrink(),
+        |map, t, w| {
+            map.insert(K, Val::new(t, 0));
+            map.insert(Z, Val::new(t, 1));
+            let writer = spawn_writer(map, t, w, |map, t, w| {
+                assert_eq!(remove_id(map, K), Some(0));
+                assert_eq!(remove_id(map, Z), Some(1));
                 assert_eq!(insert_new(map, Y, t, 2), None);
                 assert_eq!(insert_new(map, K, t, 3), None);
-                flush(2);
-                if t.drops(0) == 1 && t.drops(1) == 1 {
-                    STATS.freed(w);
-                }
+                STATS.flush_then_record_freed(w, || t.drops(0) == 1 && t.drops(1) == 1);
             });
             w.start();
             let mut keys = Vec::new();
@@ -568,8 +534,7 @@ fn iter_vs_reinsert() {
             let set: BTreeSet<u64> = keys.iter().copied().collect();
             assert_eq!(set.len(), keys.len(), "a key was yielded twice: {keys:x?}");
             writer.join().unwrap();
-            assert_eq!([K, Z, Y].map(|k| get_id(&map, k)), [Some(3), None, Some(2)]);
-            finish(map, &t, &STATS);
+            assert_eq!([K, Z, Y].map(|k| get_id(map, k)), [Some(3), None, Some(2)]);
         },
     );
 }
@@ -587,17 +552,12 @@ fn remove_vs_held_ref() {
         &STATS,
         &["saw_none", "held_value"],
         Expect::FreedDuringRead,
-        || {
-            STATS.execution();
-            let (t, w) = (Tracker::new(1), Window::new());
-            let map = Arc::new(map(0, true));
-            map.insert(K, Val::new(&t, 0));
-            let writer = spawn_writer(&map, &t, &w, |map, t, w| {
-                assert_eq!(map.remove(&K).map(|v| v.read()), Some(0));
-                flush(2);
-                if t.drops(0) == 1 {
-                    STATS.freed(w);
-                }
+        Setup::one_bucket(1),
+        |map, t, w| {
+            map.insert(K, Val::new(t, 0));
+            let writer = spawn_writer(map, t, w, |map, t, w| {
+                assert_eq!(remove_id(map, K), Some(0));
+                STATS.flush_then_record_freed(w, || t.drops(0) == 1);
             });
             w.start();
             match map.get(&K) {
@@ -612,9 +572,8 @@ fn remove_vs_held_ref() {
             }
             w.end();
             writer.join().unwrap();
-            assert_eq!(get_id(&map, K), None);
+            assert_eq!(get_id(map, K), None);
             assert_eq!(map.len(), 0);
-            finish(map, &t, &STATS);
         },
     );
 }
@@ -636,24 +595,19 @@ fn clear_vs_get() {
         &STATS,
         &["saw_none", "saw_value"],
         Expect::FreedDuringRead,
-        || {
-            STATS.execution();
-            let (t, w) = (Tracker::new(3), Window::new());
-            let map = Arc::new(map(5, true));
-            map.insert(A, Val::new(&t, 0));
-            map.insert(C, Val::new(&t, 2));
+        Setup::two_buckets(3),
+        |map, t, w| {
+            map.insert(A, Val::new(t, 0));
+            map.insert(C, Val::new(t, 2));
             map.reserve(6); // 2 -> 4 buckets
-            map.insert(B, Val::new(&t, 1)); // evacuates old bucket 0 (A) only
+            map.insert(B, Val::new(t, 1)); // evacuates old bucket 0 (A) only
             assert_eq!(map.stats().migration_buckets_remaining, 1);
-            let writer = spawn_writer(&map, &t, &w, |map, t, w| {
+            let writer = spawn_writer(map, t, w, |map, t, w| {
                 map.clear();
-                flush(2);
-                if (0..3).all(|id| t.drops(id) == 1) {
-                    STATS.freed(w);
-                }
+                STATS.flush_then_record_freed(w, || (0..3).all(|id| t.drops(id) == 1));
             });
             w.start();
-            match get_id(&map, A) {
+            match get_id(map, A) {
                 None => STATS.event(0),
                 Some(id) => {
                     assert_eq!(id, 0);
@@ -662,9 +616,8 @@ fn clear_vs_get() {
             }
             w.end();
             writer.join().unwrap();
-            assert_eq!([A, B, C].map(|k| get_id(&map, k)), [None, None, None]);
+            assert_eq!([A, B, C].map(|k| get_id(map, k)), [None, None, None]);
             assert_eq!(map.len(), 0);
-            finish(map, &t, &STATS);
         },
     );
 }
@@ -687,46 +640,34 @@ fn help_vs_reader() {
         &STATS,
         &["straddled_completion"],
         Expect::FreedDuringRead,
-        || {
-            STATS.execution();
-            let (t, w) = (Tracker::new(3), Window::new());
-            let map = Arc::new(map(5, true));
-            map.insert(A, Val::new(&t, 0));
-            map.insert(C, Val::new(&t, 2));
+        Setup::two_buckets(3),
+        |map, t, w| {
+            map.insert(A, Val::new(t, 0));
+            map.insert(C, Val::new(t, 2));
             map.reserve(6); // 2 -> 4 buckets
-            map.insert(B, Val::new(&t, 1)); // evacuates old bucket 0 (A) only
+            map.insert(B, Val::new(t, 1)); // evacuates old bucket 0 (A) only
             assert_eq!(map.stats().migration_buckets_remaining, 1);
-            let helper = spawn_writer(&map, &t, &w, |map, _, w| {
-                assert_eq!(
-                    get_id(map, A),
-                    Some(0),
-                    "a key present throughout was missed"
-                );
+            let helper = spawn_writer(map, t, w, |map, _, w| {
+                assert_present(map, A, 0);
                 // The lock is free (reader 2 can only take it once the migration
                 // is complete), so this get's help has completed the migration.
                 assert_eq!(map.stats().grows, 1);
-                flush(2);
-                if map.stats().grows == 1 && retired_bytes(map) == 0 {
-                    STATS.freed(w);
-                }
+                STATS.flush_then_record_freed(w, || {
+                    map.stats().grows == 1 && retired_bytes(map) == 0
+                });
             });
             w.start();
             let before = map.stats().grows;
-            assert_eq!(
-                get_id(&map, C),
-                Some(2),
-                "a key present throughout was missed"
-            );
+            assert_present(map, C, 2);
             if (before, map.stats().grows) == (0, 1) {
                 STATS.event(0); // the migration completed during this get
             }
             w.end();
             helper.join().unwrap();
             assert_eq!(
-                [A, B, C].map(|k| get_id(&map, k)),
+                [A, B, C].map(|k| get_id(map, k)),
                 [Some(0), Some(1), Some(2)]
             );
-            finish(map, &t, &STATS);
         },
     );
 }
