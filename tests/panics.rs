@@ -27,28 +27,22 @@
 //! Injected panics carry the message prefix `evacmap-test: injected`; a panic
 //! hook keeps them out of the test output. Sizes are scaled down under Miri.
 
+mod common;
+
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, Mutex, Once};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::{panic_message, watchdog, within, MixState};
 use evacmap::{Computed, HashMap, Op, ResizeMode};
 use rand::{Rng, SeedableRng};
 
 const MIRI: bool = cfg!(miri);
-/// Watchdog limit for anything that must not block; long enough for
-/// sanitizer builds. `EVACMAP_WATCHDOG_SECS` overrides it.
-fn watchdog() -> Duration {
-    let secs = std::env::var("EVACMAP_WATCHDOG_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(if MIRI { 600 } else { 30 });
-    Duration::from_secs(secs)
-}
 
 // ---------------------------------------------------------------------------
 // Panic injection: a thread-local switch "panic at these sites with
@@ -126,7 +120,7 @@ fn injected<T>(sites: u8, per_mille: u64, seed: u64, f: impl FnOnce() -> T) -> R
     match r {
         Ok(v) => Ok(v),
         Err(payload) => {
-            if panic_message(&payload).starts_with(INJECTED) {
+            if panic_message(&*payload).starts_with(INJECTED) {
                 Err(LAST_SITE.with(|s| s.get()))
             } else {
                 resume_unwind(payload)
@@ -135,34 +129,9 @@ fn injected<T>(sites: u8, per_mille: u64, seed: u64, f: impl FnOnce() -> T) -> R
     }
 }
 
-fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        String::new()
-    }
-}
-
 /// Keeps injected panics out of the output; everything else is printed.
 fn quiet_injected_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
-                s.to_string()
-            } else if let Some(s) = info.payload().downcast_ref::<String>() {
-                s.clone()
-            } else {
-                String::new()
-            };
-            if !msg.starts_with(INJECTED) {
-                default(info);
-            }
-        }));
-    });
+    common::quiet_panics(|msg| msg.starts_with(INJECTED));
 }
 
 // ---------------------------------------------------------------------------
@@ -269,34 +238,6 @@ impl Val {
     }
 }
 
-/// A deterministic, well-mixed hasher: tests can compute which shard a key
-/// lands in (`shard_of`).
-#[derive(Clone, Copy, Default)]
-struct MixState;
-struct Mix(u64);
-impl BuildHasher for MixState {
-    type Hasher = Mix;
-    fn build_hasher(&self) -> Mix {
-        Mix(0)
-    }
-}
-impl Hasher for Mix {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(*b as u64);
-        }
-    }
-    fn write_u64(&mut self, x: u64) {
-        let mut z = self.0 ^ x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        self.0 = z ^ (z >> 31);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 /// The shard a hash lands in (the top bits; see `RawMap::shard`).
 fn shard_of(hash: u64, shards: usize) -> usize {
     let bits = shards.trailing_zeros();
@@ -318,29 +259,6 @@ const MODES: [ResizeMode; 2] = [ResizeMode::Incremental { step: 1 }, ResizeMode:
 
 // ---------------------------------------------------------------------------
 // Shared checks.
-
-/// Runs `f` on a fresh thread; fails if it does not finish within the
-/// watchdog limit (a deadlock, a lock left held, or a livelock).
-fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let handle = thread::Builder::new()
-        .name(what.to_string())
-        .spawn(move || {
-            let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
-        })
-        .unwrap();
-    match rx.recv_timeout(watchdog()) {
-        Ok(Ok(v)) => {
-            handle.join().unwrap();
-            v
-        }
-        Ok(Err(p)) => resume_unwind(p),
-        Err(_) => panic!(
-            "{what}: did not finish within {:?} (a lock left held?)",
-            watchdog()
-        ),
-    }
-}
 
 /// Inserts (then removes) one key in every shard from a fresh thread under
 /// a watchdog: a shard lock leaked by a panic makes this time out.

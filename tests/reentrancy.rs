@@ -34,103 +34,27 @@
 //! - a closure that writes its own key on *every* call can never commit: the
 //!   optimistic retry loops forever (ignored test; a design gap).
 
+mod common;
+
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::Duration;
 
+use common::{panic_message, watchdog, within, within_for, MixState};
 use evacmap::{Computed, HashMap, Op, ResizeMode};
 
 const MIRI: bool = cfg!(miri);
-/// Long enough for sanitizer builds (a panic's backtrace alone can take
-/// seconds under TSan); `EVACMAP_WATCHDOG_SECS` overrides it.
-fn watchdog() -> Duration {
-    let secs = std::env::var("EVACMAP_WATCHDOG_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(if MIRI { 600 } else { 30 });
-    Duration::from_secs(secs)
-}
 
 /// Keeps the expected re-entry panics out of the output. (Printing them with
 /// a backtrace takes seconds under TSan, while the panicking thread is still
 /// pinned: that holds back reclamation for every other test of the binary.)
 fn quiet_expected_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
-                s.to_string()
-            } else if let Some(s) = info.payload().downcast_ref::<String>() {
-                s.clone()
-            } else {
-                String::new()
-            };
-            if !msg.contains("must not call back into the map") {
-                default(info);
-            }
-        }));
-    });
-}
-
-/// Runs `f` on a fresh thread; fails if it does not finish within the
-/// watchdog limit. A panic inside `f` is propagated.
-fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    within_for(what, watchdog(), f)
-}
-
-fn within_for<T: Send + 'static>(
-    what: &str,
-    limit: Duration,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = mpsc::channel();
-    let handle = thread::Builder::new()
-        .name(what.to_string())
-        .spawn(move || {
-            let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
-        })
-        .unwrap();
-    match rx.recv_timeout(limit) {
-        Ok(Ok(v)) => {
-            handle.join().unwrap();
-            v
-        }
-        Ok(Err(p)) => resume_unwind(p),
-        Err(_) => panic!("{what}: did not finish within {limit:?}: deadlock or livelock"),
-    }
-}
-
-/// A deterministic, well-mixed hasher, so tests can pick keys by shard.
-#[derive(Clone, Copy, Default)]
-struct MixState;
-struct Mix(u64);
-impl BuildHasher for MixState {
-    type Hasher = Mix;
-    fn build_hasher(&self) -> Mix {
-        Mix(0)
-    }
-}
-impl Hasher for Mix {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(*b as u64);
-        }
-    }
-    fn write_u64(&mut self, x: u64) {
-        let mut z = self.0 ^ x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        self.0 = z ^ (z >> 31);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
+    common::quiet_panics(|msg| msg.contains("must not call back into the map"));
 }
 
 const SHARDS: usize = 4;
@@ -862,11 +786,7 @@ fn eq_that_reenters_its_own_shard_lock_panics_instead_of_deadlocking() {
                     m.insert(RKey(1), 10);
                 }));
                 let p = r.expect_err("re-entering the shard lock must panic");
-                let msg = p
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
+                let msg = panic_message(&*p);
                 assert!(
                     msg.contains("must not call back into the map"),
                     "the panic names the mistake: {msg:?}"

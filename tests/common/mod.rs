@@ -1,8 +1,13 @@
 //! Helpers shared by the integration tests: deterministic and degenerate
-//! hashers, map construction from a small configuration, and epoch flushing.
+//! hashers, map construction from a small configuration, epoch flushing, and
+//! the watchdog and panic-output helpers of the hardening tests.
 #![allow(dead_code)]
 
+use std::any::Any;
 use std::hash::{BuildHasher, Hasher};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::{mpsc, Once};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use evacmap::{HashMap, ResizeMode};
@@ -49,6 +54,38 @@ impl Hasher for SeededHasher {
             word[..chunk.len()].copy_from_slice(chunk);
             self.0 = mix64(self.0 ^ u64::from_le_bytes(word)).rotate_left(chunk.len() as u32);
         }
+    }
+}
+
+/// A deterministic, well-mixed hasher (splitmix64's finaliser over each
+/// word written), so tests can compute which shard a key lands in.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MixState;
+
+#[derive(Clone, Debug)]
+pub struct Mix(u64);
+
+impl BuildHasher for MixState {
+    type Hasher = Mix;
+    fn build_hasher(&self) -> Mix {
+        Mix(0)
+    }
+}
+
+impl Hasher for Mix {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(*b as u64);
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        let mut z = self.0 ^ x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        self.0 = z ^ (z >> 31);
+    }
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -190,4 +227,75 @@ where
         pending == 0
     });
     pending
+}
+
+/// Watchdog limit for anything that must not block: 30 s, 600 s under Miri.
+/// `EVACMAP_WATCHDOG_SECS` overrides it: the sanitizer and Miri scripts set
+/// it, since there a panic's backtrace alone can take seconds to print.
+pub fn watchdog() -> Duration {
+    let secs = std::env::var("EVACMAP_WATCHDOG_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(if cfg!(miri) { 600 } else { 30 });
+    Duration::from_secs(secs)
+}
+
+/// Runs `f` on a fresh thread named `what`; fails if it does not finish
+/// within the [`watchdog`] limit (a deadlock, a livelock, or a lock left
+/// held). A panic inside `f` is propagated.
+pub fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    within_for(what, watchdog(), f)
+}
+
+/// [`within`] with a limit of its own.
+pub fn within_for<T: Send + 'static>(
+    what: &str,
+    limit: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = mpsc::channel();
+    let handle = thread::Builder::new()
+        .name(what.to_string())
+        .spawn(move || {
+            let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
+        })
+        .unwrap();
+    match rx.recv_timeout(limit) {
+        Ok(Ok(v)) => {
+            handle.join().unwrap();
+            v
+        }
+        Ok(Err(p)) => resume_unwind(p),
+        Err(_) => panic!(
+            "{what}: did not finish within {limit:?}: a deadlock, a livelock or a lock left held"
+        ),
+    }
+}
+
+/// The message of a panic: its payload's `&str` or `String`, else empty.
+/// (For a caught `Box<dyn Any + Send>`, pass `&*payload`: the box itself is
+/// an `Any` too, and downcasts to neither.)
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        String::new()
+    }
+}
+
+/// Installs, once per test binary, a panic hook that keeps the panics a test
+/// expects (those whose message `expected` accepts) out of the output; every
+/// other panic goes to the default hook. The first call's `expected` stays.
+pub fn quiet_panics(expected: fn(&str) -> bool) {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !expected(&panic_message(info.payload())) {
+                default(info);
+            }
+        }));
+    });
 }
