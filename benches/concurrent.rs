@@ -72,16 +72,6 @@ const MIXES: [Mix; 3] = [
     },
 ];
 
-const MAPS: [&str; 7] = [
-    "evacmap",
-    "evacmap-blocking",
-    "dashmap",
-    "papaya",
-    "papaya-blocking",
-    "scc",
-    "rwlock-std",
-];
-
 fn pattern(mix: &Mix, seed: u64) -> [Op; 100] {
     let mut ops = Vec::with_capacity(100);
     for (op, &n) in [Op::Read, Op::Insert, Op::Remove, Op::Update]
@@ -129,12 +119,7 @@ struct ThreadResult {
 
 fn run_thread<H: Handle>(h: &mut H, plan: &Plan, barrier: &Barrier) -> ThreadResult {
     let keys = &plan.keys[..];
-    for (i, &k) in keys[..plan.prefill].iter().enumerate() {
-        h.insert(k, i as u64);
-        if i % REFRESH == 0 {
-            h.refresh();
-        }
-    }
+    insert_indexed(h, keys[..plan.prefill].iter().copied());
     h.refresh();
     let mut rng = Rng::new(plan.seed);
     let mut insert_seq = plan.prefill;
@@ -142,7 +127,7 @@ fn run_thread<H: Handle>(h: &mut H, plan: &Plan, barrier: &Barrier) -> ThreadRes
     let mut surprises = 0u64;
     let mut acc = 0u64;
     let mut p = 0usize;
-    let mut until_refresh = REFRESH;
+    let mut refresher = Refresher::new();
     barrier.wait();
     let start = Instant::now();
     for i in 0..plan.ops {
@@ -177,11 +162,7 @@ fn run_thread<H: Handle>(h: &mut H, plan: &Plan, barrier: &Barrier) -> ThreadRes
         if p == 100 {
             p = 0;
         }
-        until_refresh -= 1;
-        if until_refresh == 0 {
-            until_refresh = REFRESH;
-            h.refresh();
-        }
+        refresher.tick(h);
     }
     let end = Instant::now();
     black_box(acc);
@@ -195,16 +176,8 @@ fn run_thread<H: Handle>(h: &mut H, plan: &Plan, barrier: &Barrier) -> ThreadRes
 /// One timed run: build, prefill, run, drop. Returns (Mops/s, surprises).
 fn run<M: BenchMap>(plans: &[Plan], capacity: usize) -> (f64, u64) {
     let map = M::with_capacity(capacity);
-    let barrier = Barrier::new(plans.len());
-    let results: Vec<ThreadResult> = std::thread::scope(|s| {
-        let handles: Vec<_> = plans
-            .iter()
-            .map(|plan| {
-                let (map, barrier) = (&map, &barrier);
-                s.spawn(move || run_thread(&mut map.handle(), plan, barrier))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let results = on_threads(&map, plans.len(), |h, i, barrier| {
+        run_thread(h, &plans[i], barrier)
     });
     let start = results.iter().map(|r| r.start).min().unwrap();
     let end = results.iter().map(|r| r.end).max().unwrap();
@@ -214,18 +187,11 @@ fn run<M: BenchMap>(plans: &[Plan], capacity: usize) -> (f64, u64) {
     (ops as f64 / secs(end - start) / 1e6, surprises)
 }
 
-fn threads() -> Vec<usize> {
-    std::env::var("EVACMAP_BENCH_THREADS")
-        .ok()
-        .map(|s| s.split(',').filter_map(|t| t.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![1, 2, 4])
-}
-
 fn main() {
     let log2 = q(16, 20);
     let capacity = 1usize << log2;
     let reps = q(1, 3);
-    let maps: Vec<&str> = MAPS.iter().copied().filter(|m| map_selected(m)).collect();
+    let maps = selected_maps(&PER_CALL_MAPS);
     let mut report = Report::new(
         "concurrent",
         json!({

@@ -25,7 +25,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use common::*;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Bencher, BenchmarkId, Criterion, Throughput};
 
 /// A subject of the single-thread benches: something that gives a [`Handle`].
 trait Single: 'static {
@@ -111,16 +111,16 @@ fn label(n: usize) -> String {
 
 fn filled<S: Single>(keys: &[u64]) -> S {
     let map = S::empty();
-    {
-        let mut h = map.h();
-        for (i, &k) in keys.iter().enumerate() {
-            h.insert(k, i as u64);
-            if i % REFRESH == 0 {
-                h.refresh();
-            }
-        }
-    }
+    insert_indexed(&mut map.h(), keys.iter().copied());
     map
+}
+
+/// One criterion benchmark of `S`, named `op/<size>/<map>`, whose every
+/// iteration is one operation.
+fn bench<S: Single>(c: &mut Criterion, op: &str, n: usize, f: impl FnMut(&mut Bencher)) {
+    c.benchmark_group(format!("{op}/{}", label(n)))
+        .throughput(Throughput::Elements(1))
+        .bench_function(BenchmarkId::from_parameter(S::NAME), f);
 }
 
 /// Runs `op` over `order` cyclically, `iters` times; refreshes pinned handles
@@ -134,7 +134,7 @@ fn cycle<H: Handle>(
 ) -> Duration {
     let mut i = 0usize;
     let mut acc = 0u64;
-    let mut until_refresh = REFRESH;
+    let mut refresher = Refresher::new();
     let start = Instant::now();
     for _ in 0..iters {
         acc = acc.wrapping_add(op(h, order[i]));
@@ -142,11 +142,7 @@ fn cycle<H: Handle>(
         if i == order.len() {
             i = 0;
         }
-        until_refresh -= 1;
-        if until_refresh == 0 {
-            until_refresh = REFRESH;
-            h.refresh();
-        }
+        refresher.tick(h);
     }
     let elapsed = start.elapsed();
     black_box(acc);
@@ -175,92 +171,76 @@ fn data(n: usize) -> Data {
     }
 }
 
-fn get_hit<S: Single>(c: &mut Criterion, d: &Data) {
+/// Gets of `keys` (cyclically) from a map of `d.present`.
+fn get<S: Single>(c: &mut Criterion, d: &Data, op: &str, keys: &[u64]) {
     let map: S = filled(&d.present);
-    c.benchmark_group(format!("get_hit/{}", label(d.n)))
-        .throughput(Throughput::Elements(1))
-        .bench_function(BenchmarkId::from_parameter(S::NAME), |b| {
-            b.iter_custom(|iters| {
-                cycle(&mut map.h(), &d.order, iters, |h, k| h.get(k).unwrap_or(1))
-            })
-        });
+    bench::<S>(c, op, d.n, |b| {
+        b.iter_custom(|iters| cycle(&mut map.h(), keys, iters, |h, k| h.get(k).unwrap_or(1)))
+    });
+}
+
+fn get_hit<S: Single>(c: &mut Criterion, d: &Data) {
+    get::<S>(c, d, "get_hit", &d.order);
 }
 
 fn get_miss<S: Single>(c: &mut Criterion, d: &Data) {
-    let map: S = filled(&d.present);
-    c.benchmark_group(format!("get_miss/{}", label(d.n)))
-        .throughput(Throughput::Elements(1))
-        .bench_function(BenchmarkId::from_parameter(S::NAME), |b| {
-            b.iter_custom(|iters| {
-                cycle(&mut map.h(), &d.absent, iters, |h, k| h.get(k).unwrap_or(1))
-            })
-        });
+    get::<S>(c, d, "get_miss", &d.absent);
 }
 
 fn update<S: Single>(c: &mut Criterion, d: &Data) {
     let map: S = filled(&d.present);
-    c.benchmark_group(format!("update/{}", label(d.n)))
-        .throughput(Throughput::Elements(1))
-        .bench_function(BenchmarkId::from_parameter(S::NAME), |b| {
-            b.iter_custom(|iters| cycle(&mut map.h(), &d.order, iters, |h, k| h.update(k) as u64))
-        });
+    bench::<S>(c, "update", d.n, |b| {
+        b.iter_custom(|iters| cycle(&mut map.h(), &d.order, iters, |h, k| h.update(k) as u64))
+    });
 }
 
 fn insert<S: Single>(c: &mut Criterion, d: &Data) {
-    c.benchmark_group(format!("insert/{}", label(d.n)))
-        .throughput(Throughput::Elements(1))
-        .bench_function(BenchmarkId::from_parameter(S::NAME), |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                let mut done = 0u64;
-                while done < iters {
-                    let batch = (iters - done).min(d.n as u64) as usize;
-                    let map = S::empty();
-                    total += cycle(&mut map.h(), &d.order[..batch], batch as u64, |h, k| {
-                        h.insert(k, k) as u64
-                    });
-                    done += batch as u64;
-                    drop(map);
-                }
-                total
-            })
-        });
+    bench::<S>(c, "insert", d.n, |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut done = 0u64;
+            while done < iters {
+                let batch = (iters - done).min(d.n as u64) as usize;
+                let map = S::empty();
+                total += cycle(&mut map.h(), &d.order[..batch], batch as u64, |h, k| {
+                    h.insert(k, k) as u64
+                });
+                done += batch as u64;
+                drop(map);
+            }
+            total
+        })
+    });
 }
 
 fn remove<S: Single>(c: &mut Criterion, d: &Data) {
     let map: S = filled(&d.present);
     let mut left = d.n; // keys of `order` from `d.n - left` on are present
-    c.benchmark_group(format!("remove/{}", label(d.n)))
-        .throughput(Throughput::Elements(1))
-        .bench_function(BenchmarkId::from_parameter(S::NAME), |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                let mut done = 0u64;
-                while done < iters {
-                    if left == 0 {
-                        let mut h = map.h();
-                        for (i, &k) in d.present.iter().enumerate() {
-                            h.insert(k, k);
-                            if i % REFRESH == 0 {
-                                h.refresh();
-                            }
-                        }
-                        left = d.n;
-                    }
-                    let batch = (iters - done).min(left as u64) as usize;
-                    let from = d.n - left;
-                    total += cycle(
-                        &mut map.h(),
-                        &d.order[from..from + batch],
-                        batch as u64,
-                        |h, k| h.remove(k) as u64,
-                    );
-                    left -= batch;
-                    done += batch as u64;
+    bench::<S>(c, "remove", d.n, |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut done = 0u64;
+            while done < iters {
+                if left == 0 {
+                    each_key(&mut map.h(), d.present.iter().copied(), |h, _, k| {
+                        h.insert(k, k);
+                    });
+                    left = d.n;
                 }
-                total
-            })
-        });
+                let batch = (iters - done).min(left as u64) as usize;
+                let from = d.n - left;
+                total += cycle(
+                    &mut map.h(),
+                    &d.order[from..from + batch],
+                    batch as u64,
+                    |h, k| h.remove(k) as u64,
+                );
+                left -= batch;
+                done += batch as u64;
+            }
+            total
+        })
+    });
 }
 
 macro_rules! for_single_maps {

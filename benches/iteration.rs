@@ -67,15 +67,7 @@ fn writer<H: Handle>(h: &mut H, n: usize, stop: &AtomicBool) -> (u64, u64) {
 
 fn measure<M: BenchMap>(n: usize, dur: Duration, with_writer: bool) -> serde_json::Value {
     let map = M::with_capacity(0);
-    {
-        let mut h = map.handle();
-        for i in 0..n {
-            h.insert(key(500, i as u64), i as u64);
-            if i % REFRESH == 0 {
-                h.refresh();
-            }
-        }
-    }
+    insert_indexed(&mut map.handle(), (0..n as u64).map(|i| key(500, i)));
     map.settle();
     let resizes_before = map.resizes();
     let stop = AtomicBool::new(false);
@@ -129,7 +121,7 @@ fn measure<M: BenchMap>(n: usize, dur: Duration, with_writer: bool) -> serde_jso
 fn main() {
     let n = q(100_000, 1_000_000);
     let dur = Duration::from_millis(q(300, 2000));
-    let maps: Vec<&str> = MAPS.iter().copied().filter(|m| map_selected(m)).collect();
+    let maps = selected_maps(&MAPS);
     let mut report = Report::new(
         "iteration",
         json!({

@@ -116,23 +116,13 @@ fn now() -> Bytes {
     }
 }
 
-const MAPS: [&str; 7] = [
-    "evacmap",
-    "evacmap-blocking",
-    "dashmap",
-    "papaya",
-    "papaya-blocking",
-    "scc",
-    "rwlock-std",
-];
+/// The keys of the maps measured here.
+fn keys_400(n: usize) -> impl Iterator<Item = u64> {
+    (0..n as u64).map(|i| key(400, i))
+}
 
 fn fill<H: Handle>(h: &mut H, n: usize) {
-    for i in 0..n {
-        h.insert(key(400, i as u64), i as u64);
-        if i % REFRESH == 0 {
-            h.refresh();
-        }
-    }
+    insert_indexed(h, keys_400(n));
 }
 
 /// Lets every epoch collector in the process free what it can (so that
@@ -178,15 +168,9 @@ fn measure<M: BenchMap>(n: usize) -> serde_json::Value {
     at[2] = quiet_now();
     own[2] = map.own_bytes();
 
-    {
-        let mut h = map.handle();
-        for i in 0..n {
-            h.remove(key(400, i as u64));
-            if i % REFRESH == 0 {
-                h.refresh();
-            }
-        }
-    }
+    each_key(&mut map.handle(), keys_400(n), |h, _, k| {
+        h.remove(k);
+    });
     assert_eq!(map.len(), 0);
     at[3] = now();
     own[3] = map.own_bytes();
@@ -234,7 +218,7 @@ fn main() {
         warm.settle();
     }
     quiet_now();
-    let maps: Vec<&str> = MAPS.iter().copied().filter(|m| map_selected(m)).collect();
+    let maps = selected_maps(&PER_CALL_MAPS);
     let mut report = Report::new(
         "memory",
         json!({

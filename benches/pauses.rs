@@ -23,16 +23,6 @@ use std::time::Instant;
 use common::*;
 use serde_json::json;
 
-const MAPS: [&str; 7] = [
-    "evacmap",
-    "evacmap-blocking",
-    "dashmap",
-    "papaya",
-    "papaya-blocking",
-    "scc",
-    "rwlock-std",
-];
-
 struct Run {
     /// Per insert: wall time, except that a slow sample (>= `SLOW_NS`) is
     /// replaced by the CPU time this thread spent in it (see `grow`).
@@ -232,7 +222,7 @@ fn main() {
     }
     let same_process = std::env::var(SAME_PROCESS_ENV).is_ok_and(|v| v == "1");
     let reps = q(1, 3);
-    let maps: Vec<&str> = MAPS.iter().copied().filter(|m| map_selected(m)).collect();
+    let maps = selected_maps(&PER_CALL_MAPS);
     let mut report = Report::new(
         "pauses",
         json!({

@@ -44,7 +44,7 @@ fn run_thread<H: Handle>(
     barrier: &Barrier,
 ) -> (Instant, Instant) {
     let mut acc = 0u64;
-    let mut until_refresh = REFRESH;
+    let mut refresher = Refresher::new();
     let mut w = 0usize;
     h.refresh();
     barrier.wait();
@@ -58,11 +58,7 @@ fn run_thread<H: Handle>(
         } else {
             acc = acc.wrapping_add(h.get(k).unwrap_or(0));
         }
-        until_refresh -= 1;
-        if until_refresh == 0 {
-            until_refresh = REFRESH;
-            h.refresh();
-        }
+        refresher.tick(h);
     }
     let end = Instant::now();
     black_box(acc);
@@ -76,27 +72,11 @@ type Runner = Box<dyn Fn(&[&[u32]]) -> f64>;
 
 fn prepare<M: BenchMap>(keys: &'static [u64]) -> Runner {
     let map = M::with_capacity(keys.len());
-    {
-        let mut h = map.handle();
-        for (i, &k) in keys.iter().enumerate() {
-            h.insert(k, i as u64);
-            if i % REFRESH == 0 {
-                h.refresh();
-            }
-        }
-    }
+    insert_indexed(&mut map.handle(), keys.iter().copied());
     map.settle();
     Box::new(move |draws: &[&[u32]]| {
-        let barrier = Barrier::new(draws.len());
-        let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
-            let hs: Vec<_> = draws
-                .iter()
-                .map(|d| {
-                    let (map, barrier) = (&map, &barrier);
-                    s.spawn(move || run_thread(&mut map.handle(), keys, d, barrier))
-                })
-                .collect();
-            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        let spans = on_threads(&map, draws.len(), |h, i, barrier| {
+            run_thread(h, keys, draws[i], barrier)
         });
         let start = spans.iter().map(|s| s.0).min().unwrap();
         let end = spans.iter().map(|s| s.1).max().unwrap();
@@ -110,10 +90,7 @@ fn main() {
     let total_ops = q(1usize << 20, 1 << 23);
     let reps = q(1, 5);
     let s = 0.99;
-    let threads: Vec<usize> = std::env::var("EVACMAP_BENCH_THREADS")
-        .ok()
-        .map(|s| s.split(',').filter_map(|t| t.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![1, 2, 4]);
+    let threads = threads();
     let max_threads = *threads.iter().max().unwrap();
 
     // Rank r (0-based) -> a key; the permutation scatters hot ranks.
@@ -143,7 +120,7 @@ fn main() {
             "refresh_every": REFRESH,
         }),
     );
-    let maps: Vec<&str> = MAPS.iter().copied().filter(|m| map_selected(m)).collect();
+    let maps = selected_maps(&MAPS);
     let runners: Vec<Runner> = maps
         .iter()
         .map(|m| dispatch!(*m, prepare(keys), unreachable!()))

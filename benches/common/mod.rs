@@ -11,7 +11,7 @@
 use std::collections::HashMap as StdHashMap;
 use std::hash::BuildHasher;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
@@ -152,11 +152,81 @@ pub trait Handle {
 /// Operations between two [`Handle::refresh`] calls in the harnesses.
 pub const REFRESH: usize = 1024;
 
+/// Runs `op(h, i, k)` for the `i`-th of `keys`, refreshing `h` after
+/// operations 0, [`REFRESH`], 2 [`REFRESH`], ...: the untimed fills and
+/// drains of the harnesses.
+pub fn each_key<H: Handle>(
+    h: &mut H,
+    keys: impl IntoIterator<Item = u64>,
+    mut op: impl FnMut(&H, usize, u64),
+) {
+    for (i, k) in keys.into_iter().enumerate() {
+        op(h, i, k);
+        if i % REFRESH == 0 {
+            h.refresh();
+        }
+    }
+}
+
+/// Inserts `k -> i` for the `i`-th of `keys` (see [`each_key`]).
+pub fn insert_indexed<H: Handle>(h: &mut H, keys: impl IntoIterator<Item = u64>) {
+    each_key(h, keys, |h, i, k| {
+        h.insert(k, i as u64);
+    });
+}
+
+/// Counts the operations of a timed loop and refreshes the handle after
+/// every [`REFRESH`] of them.
+pub struct Refresher(usize);
+
+impl Refresher {
+    pub fn new() -> Self {
+        Refresher(REFRESH)
+    }
+
+    /// Call after each operation.
+    #[inline(always)]
+    pub fn tick<H: Handle>(&mut self, h: &mut H) {
+        self.0 -= 1;
+        if self.0 == 0 {
+            self.0 = REFRESH;
+            h.refresh();
+        }
+    }
+}
+
+/// Runs `work(handle, i, barrier)` for `i` in `0..threads`, each on its own
+/// scoped thread with its own handle of `map`; the threads share `barrier`
+/// (for `threads`), to start their timed parts together. Returns the
+/// results in order.
+pub fn on_threads<M: BenchMap, R: Send>(
+    map: &M,
+    threads: usize,
+    work: impl Fn(&mut M::Handle<'_>, usize, &Barrier) -> R + Sync,
+) -> Vec<R> {
+    let barrier = Barrier::new(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let (map, barrier, work) = (map, &barrier, &work);
+                s.spawn(move || work(&mut map.handle(), i, barrier))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
 // ---- evacmap ----
 
 pub type Evac = evacmap::HashMap<u64, u64, Hasher>;
 
-fn evac_build(capacity: usize, mode: evacmap::ResizeMode) -> Evac {
+/// `blocking`: blocking resizes; else the default (incremental) resizing.
+fn evac_build(capacity: usize, blocking: bool) -> Evac {
+    let mode = if blocking {
+        evacmap::ResizeMode::Blocking
+    } else {
+        evacmap::ResizeMode::default()
+    };
     evacmap::HashMap::builder()
         .hasher(hasher())
         .capacity(capacity)
@@ -189,22 +259,18 @@ macro_rules! evac_common {
             let s = self.0.stats();
             Some((s.held_bytes(), s.retired_bytes))
         }
-        fn iterate(&self) -> usize {
-            let mut n = 0;
-            for r in self.0.iter() {
-                std::hint::black_box(*r.value());
-                n += 1;
-            }
-            n
-        }
     };
 }
 
+/// evacmap, one pin per operation: blocking resizes if `BLOCKING`, else the
+/// default (incremental) resizing.
+pub struct EvacPerCall<const BLOCKING: bool>(pub Evac);
 /// evacmap, default (incremental) resizing, one pin per operation.
-pub struct EvacInc(pub Evac);
+pub type EvacInc = EvacPerCall<false>;
 /// evacmap, blocking resizes.
-pub struct EvacBlk(pub Evac);
-/// evacmap through a `pin()` handle renewed every [`REFRESH`] operations.
+pub type EvacBlk = EvacPerCall<true>;
+/// evacmap (incremental) through a `pin()` handle renewed every [`REFRESH`]
+/// operations.
 pub struct EvacPin(pub Evac);
 
 pub struct EvacRef<'a>(&'a Evac);
@@ -228,28 +294,28 @@ impl Handle for EvacRef<'_> {
     }
 }
 
-impl BenchMap for EvacInc {
-    const NAME: &'static str = "evacmap";
+impl<const BLOCKING: bool> BenchMap for EvacPerCall<BLOCKING> {
+    const NAME: &'static str = if BLOCKING {
+        "evacmap-blocking"
+    } else {
+        "evacmap"
+    };
     type Handle<'a> = EvacRef<'a>;
     fn with_capacity(capacity: usize) -> Self {
-        EvacInc(evac_build(capacity, evacmap::ResizeMode::default()))
+        EvacPerCall(evac_build(capacity, BLOCKING))
     }
     fn handle(&self) -> EvacRef<'_> {
         EvacRef(&self.0)
     }
     evac_common!();
-}
-
-impl BenchMap for EvacBlk {
-    const NAME: &'static str = "evacmap-blocking";
-    type Handle<'a> = EvacRef<'a>;
-    fn with_capacity(capacity: usize) -> Self {
-        EvacBlk(evac_build(capacity, evacmap::ResizeMode::Blocking))
+    fn iterate(&self) -> usize {
+        let mut n = 0;
+        for r in self.0.iter() {
+            std::hint::black_box(*r.value());
+            n += 1;
+        }
+        n
     }
-    fn handle(&self) -> EvacRef<'_> {
-        EvacRef(&self.0)
-    }
-    evac_common!();
 }
 
 pub struct EvacPinned<'a>(evacmap::Pinned<'a, u64, u64, Hasher>);
@@ -282,29 +348,12 @@ impl BenchMap for EvacPin {
     const NAME: &'static str = "evacmap-pin";
     type Handle<'a> = EvacPinned<'a>;
     fn with_capacity(capacity: usize) -> Self {
-        EvacPin(evac_build(capacity, evacmap::ResizeMode::default()))
+        EvacPin(evac_build(capacity, false))
     }
     fn handle(&self) -> EvacPinned<'_> {
         EvacPinned(self.0.pin())
     }
-    fn shrink(&self) -> &'static str {
-        self.0.reclaim();
-        "reclaim()"
-    }
-    fn settle(&self) -> &'static str {
-        self.0.reclaim();
-        "reclaim()"
-    }
-    fn clear(&self) {
-        self.0.clear()
-    }
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn resizes(&self) -> Option<usize> {
-        let s = self.0.stats();
-        Some(s.grows + s.shrinks)
-    }
+    evac_common!();
     fn iterate(&self) -> usize {
         let pinned = self.0.pin();
         let mut n = 0;
@@ -381,7 +430,13 @@ impl BenchMap for Dash {
 
 pub type Papaya = papaya::HashMap<u64, u64, Hasher>;
 
-fn papaya_build(capacity: usize, mode: papaya::ResizeMode) -> Papaya {
+/// `blocking`: blocking resizes; else papaya's default (incremental) resizing.
+fn papaya_build(capacity: usize, blocking: bool) -> Papaya {
+    let mode = if blocking {
+        papaya::ResizeMode::Blocking
+    } else {
+        papaya::ResizeMode::default()
+    };
     papaya::HashMap::builder()
         .hasher(hasher())
         .capacity(capacity)
@@ -389,10 +444,13 @@ fn papaya_build(capacity: usize, mode: papaya::ResizeMode) -> Papaya {
         .build()
 }
 
+/// papaya, pinned per operation: blocking resizes if `BLOCKING`, else its
+/// default incremental resizing.
+pub struct PapPerCall<const BLOCKING: bool>(pub Papaya);
 /// papaya with its default incremental resizing, pinned per operation.
-pub struct PapInc(pub Papaya);
+pub type PapInc = PapPerCall<false>;
 /// papaya with blocking resizes.
-pub struct PapBlk(pub Papaya);
+pub type PapBlk = PapPerCall<true>;
 /// papaya (incremental) through one `pin()` handle renewed every [`REFRESH`] ops.
 pub struct PapPin(pub Papaya);
 
@@ -447,23 +505,15 @@ macro_rules! papaya_common {
     };
 }
 
-impl BenchMap for PapInc {
-    const NAME: &'static str = "papaya";
+impl<const BLOCKING: bool> BenchMap for PapPerCall<BLOCKING> {
+    const NAME: &'static str = if BLOCKING {
+        "papaya-blocking"
+    } else {
+        "papaya"
+    };
     type Handle<'a> = PapRef<'a>;
     fn with_capacity(capacity: usize) -> Self {
-        PapInc(papaya_build(capacity, papaya::ResizeMode::default()))
-    }
-    fn handle(&self) -> PapRef<'_> {
-        PapRef(&self.0)
-    }
-    papaya_common!();
-}
-
-impl BenchMap for PapBlk {
-    const NAME: &'static str = "papaya-blocking";
-    type Handle<'a> = PapRef<'a>;
-    fn with_capacity(capacity: usize) -> Self {
-        PapBlk(papaya_build(capacity, papaya::ResizeMode::Blocking))
+        PapPerCall(papaya_build(capacity, BLOCKING))
     }
     fn handle(&self) -> PapRef<'_> {
         PapRef(&self.0)
@@ -503,7 +553,7 @@ impl BenchMap for PapPin {
     const NAME: &'static str = "papaya-pin";
     type Handle<'a> = PapPinned<'a>;
     fn with_capacity(capacity: usize) -> Self {
-        PapPin(papaya_build(capacity, papaya::ResizeMode::default()))
+        PapPin(papaya_build(capacity, false))
     }
     fn handle(&self) -> PapPinned<'_> {
         PapPinned {
@@ -661,6 +711,32 @@ pub fn map_selected(name: &str) -> bool {
         Ok(list) if !list.is_empty() => list.split(',').any(|m| m.trim() == name),
         _ => true,
     }
+}
+
+/// The maps of `all` that `EVACMAP_BENCH_MAPS` selects, in order.
+pub fn selected_maps(all: &[&'static str]) -> Vec<&'static str> {
+    all.iter().copied().filter(|m| map_selected(m)).collect()
+}
+
+/// The maps of the concurrent, pauses and memory benchmarks: every map per
+/// operation (no pinned handles), evacmap and papaya in both resize modes.
+pub const PER_CALL_MAPS: [&str; 7] = [
+    "evacmap",
+    "evacmap-blocking",
+    "dashmap",
+    "papaya",
+    "papaya-blocking",
+    "scc",
+    "rwlock-std",
+];
+
+/// Thread counts of the multi-threaded runs: `EVACMAP_BENCH_THREADS=1,2,4,8`
+/// (default 1, 2, 4).
+pub fn threads() -> Vec<usize> {
+    std::env::var("EVACMAP_BENCH_THREADS")
+        .ok()
+        .map(|s| s.split(',').filter_map(|t| t.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 2, 4])
 }
 
 pub fn case_selected(case: &str) -> bool {
