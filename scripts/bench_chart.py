@@ -11,10 +11,15 @@ matplotlib (`pip install matplotlib`).
 """
 
 import argparse
-import json
 import os
+import sys
 
 import matplotlib
+
+# The results are loaded by bench_report.py's code (this script's directory
+# is on sys.path when it runs); no __pycache__ left in scripts/.
+sys.dont_write_bytecode = True
+from bench_report import load, size_key  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -31,19 +36,6 @@ COLORS = {
     "rwlock-std": "#7f7f7f",
     "std": "#17becf",
 }
-
-
-def size_key(s):
-    """'10k' -> 10000, '1M' -> 1000000."""
-    return float(s[:-1]) * {"k": 1e3, "M": 1e6}.get(s[-1], 1) if s[-1] in "kM" else float(s)
-
-
-def load(results, name):
-    path = os.path.join(results, name + ".json")
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
 
 
 def bars(ax, title, threads, maps, value):

@@ -14,6 +14,7 @@
 # crossbeam's global collector never frees its thread records by design.
 # The tests scale themselves down under `cfg(miri)`. Uses its own target dir.
 set -euo pipefail
+source "$(dirname "$0")/test-args.sh"
 # Sanitizers and Miri are slow to print a panic: give the tests' watchdogs room.
 export EVACMAP_WATCHDOG_SECS="${EVACMAP_WATCHDOG_SECS:-900}"
 cd "$(dirname "$0")/.."
@@ -28,28 +29,14 @@ if [[ -n "${MIRI_SEEDS:-}" ]]; then
 fi
 export MIRIFLAGS="${MIRIFLAGS:-$flags}"
 
-tests=()
-if [[ "${MIRI_OWN:-1}" != "0" ]]; then
-    tests=(panics reentrancy bad_input)
-fi
-harness=()
-while (($#)); do
-    if [[ "$1" == "--" ]]; then
-        shift
-        harness=("$@")
-        break
-    fi
-    tests+=("$1")
-    shift
-done
-
 args=()
 if [[ "${MIRI_LIB:-1}" != "0" ]]; then
     args+=(--lib)
 fi
-for t in "${tests[@]}"; do
-    args+=(--test "$t")
-done
+if [[ "${MIRI_OWN:-1}" != "0" ]]; then
+    args+=(--test panics --test reentrancy --test bad_input)
+fi
+add_test_args "$@"
 if ((${#args[@]} == 0)); then
     echo "nothing to run" >&2
     exit 2

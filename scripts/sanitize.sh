@@ -9,6 +9,7 @@
 # match or doctests fail with an ABI mismatch. Each sanitizer uses its own
 # target dir (target-asan, target-tsan).
 set -euo pipefail
+source "$(dirname "$0")/test-args.sh"
 sanitizer="$1"
 shift
 short="${sanitizer:0:1}san" # address -> asan, thread -> tsan
@@ -22,21 +23,8 @@ export RUSTFLAGS="${RUSTFLAGS:-} -Zsanitizer=$sanitizer"
 export RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -Zsanitizer=$sanitizer"
 jobs="${JOBS:-2}"
 
-tests=(panics reentrancy)
-harness=()
-while (($#)); do
-    if [[ "$1" == "--" ]]; then
-        shift
-        harness=("$@")
-        break
-    fi
-    tests+=("$1")
-    shift
-done
-args=()
-for t in "${tests[@]}"; do
-    args+=(--test "$t")
-done
+args=(--test panics --test reentrancy)
+add_test_args "$@"
 
 echo "RUSTFLAGS=$RUSTFLAGS ASAN_OPTIONS=${ASAN_OPTIONS:-} TSAN_OPTIONS=${TSAN_OPTIONS:-}"
 time cargo +nightly test -j "$jobs" -Zbuild-std --target x86_64-unknown-linux-gnu \
