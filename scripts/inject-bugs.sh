@@ -174,12 +174,13 @@ BUGS = [
         name="free-old-overflow-immediately",
         what="Shard::retire_old_overflow frees an evacuated chain's overflow buckets at once instead of retiring them through the epoch",
         patches=[("src/raw/shard.rs",
-                  """            self.writer.retirer.retire(guard, bytes, move || {
-                for bucket in batch {
-                    Bucket::free_overflow(bucket);
-                }
-            });""",
-                  """            for bucket in batch {
+                  """            self.writer
+                .retirer
+                .retire_batch(guard, batch, Bucket::<K, V>::BYTES, |bucket| {
+                    Bucket::free_overflow(bucket)
+                });""",
+                  """            let bytes = batch.len() * Bucket::<K, V>::BYTES;
+            for bucket in batch {
                 Bucket::free_overflow(bucket);
             }
             self.writer.retirer.retire(guard, bytes, move || {});""")],

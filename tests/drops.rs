@@ -447,6 +447,8 @@ fn concurrent(threads: usize, ops: usize, shards: usize, seed: u64) {
             s.spawn(move || {
                 let mut rng = StdRng::seed_from_u64(seed * 100 + t as u64);
                 for i in 0..ops {
+                    // Phase 0 inserts; phase 1 only removes (no operation
+                    // adds a key), so that the map drains and shrinks.
                     let phase = (i / 2000) % 2;
                     let k = rng.gen_range(0..64u64);
                     match rng.gen_range(0..100) {
@@ -475,11 +477,12 @@ fn concurrent(threads: usize, ops: usize, shards: usize, seed: u64) {
                             let r = map.compute(Key::new(k, reg), |v| match v {
                                 Some(v) if v.v % 2 == 0 => Op::Remove,
                                 Some(v) => Op::Insert(Val::new(v.v + 1, reg)),
-                                None => Op::Insert(Val::new(k, reg)),
+                                None if phase == 0 => Op::Insert(Val::new(k, reg)),
+                                None => Op::Keep,
                             });
                             drop(r);
                         }
-                        70..=79 => {
+                        70..=79 if phase == 0 => {
                             let r = map.get_or_insert_with(Key::new(k, reg), || Val::new(k, reg));
                             r.t.check();
                         }
