@@ -187,6 +187,16 @@ BUGS = [
         checks=["loom:get_in_overflow_vs_evacuation@2"],
     ),
     dict(
+        name="clear-frees-in-collection",
+        what="Shard::clear's deferred destructor frees the whole detached chain inside the collection instead of queueing it to be freed a slice per write",
+        patches=[("src/raw/shard.rs",
+                  """                if cfg!(loom) {
+                    Table::free_chain(root);""",
+                  """                if true {
+                    Table::free_chain(root);""")],
+        checks=["test:sliced_free"],
+    ),
+    dict(
         name="double-drop-replaced",
         what="Shard::apply retires the entry a replace unlinked twice (its value is dropped twice)",
         patches=[("src/raw/shard.rs",

@@ -20,6 +20,8 @@
 //! - [`scan`]: exact-once chunked iteration across resizes.
 //! - [`retire`]: epoch retirement with byte accounting.
 //! - [`pages`]: large bucket arrays mapped from the OS, unmapped in slices.
+//! - [`sliced`]: big retired objects (large tables, cleared chains) freed a
+//!   bounded step per write instead of inside one collection.
 //!
 //! # The invariants, in one place
 //! 1. Readers take no lock and store nothing shared. They pin an epoch guard
@@ -48,6 +50,7 @@ pub(crate) mod pages;
 pub(crate) mod retire;
 pub(crate) mod scan;
 pub(crate) mod shard;
+pub(crate) mod sliced;
 pub(crate) mod table;
 pub(crate) mod tag;
 
@@ -261,7 +264,7 @@ impl<K, V> RawMap<K, V> {
         let mut idle_rounds = 0;
         while last.0 > 0 && idle_rounds < 8 {
             epoch::pin().flush();
-            retire::unmap_all();
+            sliced::finish_all();
             let now = pending();
             if now.0 < last.0 || now.1 < last.1 {
                 idle_rounds = 0;

@@ -18,7 +18,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
-use super::pages::{self, Pages};
+use super::sliced::{self, Sliced};
 use crate::sync::epoch::Guard;
 
 /// Bytes and objects retired by one shard and not yet reclaimed. Plain std
@@ -36,6 +36,12 @@ impl Accounting {
 
     pub(crate) fn pending_objects(&self) -> usize {
         self.retired_objects.load(Relaxed)
+    }
+
+    /// Counts `bytes` and `objects` of retired memory as freed.
+    pub(crate) fn freed(&self, bytes: usize, objects: usize) {
+        self.retired_bytes.fetch_sub(bytes, Relaxed);
+        self.retired_objects.fetch_sub(objects, Relaxed);
     }
 }
 
@@ -71,7 +77,7 @@ impl Retirer {
     ) {
         // SAFETY: per the contract, which is the same.
         unsafe {
-            self.retire_unmapping(guard, bytes, move || {
+            self.retire_sliced(guard, bytes, move || {
                 free();
                 None
             })
@@ -102,17 +108,16 @@ impl Retirer {
         };
     }
 
-    /// [`Retirer::retire`] for an object that may own an OS mapping: `free`
-    /// frees the rest and hands the mapping back, which is then unmapped a
-    /// slice per later write (see [`unmap_a_slice`]), so that no single
-    /// operation pays for unmapping a large table. Its bytes stay pending
-    /// until the last slice.
+    /// [`Retirer::retire`] for an object too big to free in one go: the
+    /// deferred destructor runs `free`, which frees what is cheap and returns
+    /// the rest as [`Sliced`] work, queued to be done a step per write (see
+    /// `sliced.rs`). The bytes stay pending until that work is done.
     ///
     /// # Safety
-    /// As [`Retirer::retire`].
-    pub(crate) unsafe fn retire_unmapping<F>(&self, guard: &Guard, bytes: usize, free: F)
+    /// As [`Retirer::retire`]; the returned work may run on any thread.
+    pub(crate) unsafe fn retire_sliced<F>(&self, guard: &Guard, bytes: usize, free: F)
     where
-        F: FnOnce() -> Option<Pages> + 'static,
+        F: FnOnce() -> Option<Box<dyn Sliced>> + 'static,
     {
         let accounting = Arc::clone(&self.accounting);
         accounting.retired_bytes.fetch_add(bytes, Relaxed);
@@ -121,83 +126,10 @@ impl Retirer {
         // readers; crossbeam-epoch runs the closure only after every thread
         // pinned now has unpinned, so no reader still holds a reference.
         unsafe {
-            guard.defer_unchecked(move || {
-                let pages = free();
-                let held = pages.as_ref().map_or(0, Pages::len);
-                accounting.retired_bytes.fetch_sub(bytes - held, Relaxed);
-                match pages {
-                    Some(pages) => enqueue(pages, accounting),
-                    None => {
-                        accounting.retired_objects.fetch_sub(1, Relaxed);
-                    }
-                }
+            guard.defer_unchecked(move || match free() {
+                Some(work) => sliced::enqueue(work, accounting, bytes),
+                None => accounting.freed(bytes, 1),
             });
         }
     }
-}
-
-/// A retired table's mapping still to be unmapped, with the accounting that
-/// counts it as pending.
-struct Unmapping {
-    pages: Pages,
-    accounting: Arc<Accounting>,
-}
-
-/// Mappings queued by deferred destructors ([`Retirer::retire_unmapping`]),
-/// unmapped a slice per write ([`unmap_a_slice`]) so that no single
-/// operation pays for a large table: unmapping populated memory costs about
-/// 130 µs per MiB, and one collection may free several tables at once.
-/// Process-wide, like the epoch collector. Never used under loom or Miri.
-static UNMAP_QUEUE: std::sync::Mutex<Vec<Unmapping>> = std::sync::Mutex::new(Vec::new());
-
-/// Bytes in [`UNMAP_QUEUE`]: the one load every write makes.
-static UNMAP_QUEUED: AtomicUsize = AtomicUsize::new(0);
-
-fn queue() -> std::sync::MutexGuard<'static, Vec<Unmapping>> {
-    // Nothing panics while holding it, but never let a poison stop unmapping.
-    UNMAP_QUEUE.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn enqueue(pages: Pages, accounting: Arc<Accounting>) {
-    UNMAP_QUEUED.fetch_add(pages.len(), Relaxed);
-    queue().push(Unmapping { pages, accounting });
-}
-
-/// Unmaps up to `budget` bytes of the queued mappings; returns how many.
-fn unmap_queued(queue: &mut Vec<Unmapping>, budget: usize) -> usize {
-    let mut done = 0;
-    while done < budget {
-        let Some(last) = queue.last_mut() else { break };
-        // SAFETY: queued pages were unreachable when their deferred
-        // destructor ran, and the queue owns them.
-        let n = unsafe { last.pages.unmap_tail(budget - done) };
-        done += n;
-        UNMAP_QUEUED.fetch_sub(n, Relaxed);
-        last.accounting.retired_bytes.fetch_sub(n, Relaxed);
-        if last.pages.len() == 0 {
-            last.accounting.retired_objects.fetch_sub(1, Relaxed);
-            queue.pop();
-        }
-    }
-    done
-}
-
-/// Called after every write: unmaps one slice of a retired table, if any is
-/// queued (one Relaxed load otherwise). Never waits: if another write is
-/// unmapping, this one leaves it to them.
-#[inline(always)]
-pub(crate) fn unmap_a_slice() {
-    if UNMAP_QUEUED.load(Relaxed) != 0 {
-        if let Ok(mut queue) = UNMAP_QUEUE.try_lock() {
-            unmap_queued(&mut queue, pages::SLICE_BYTES);
-        }
-    }
-}
-
-/// Unmaps everything queued (what `reclaim` needs). Returns the bytes.
-pub(crate) fn unmap_all() -> usize {
-    if UNMAP_QUEUED.load(Relaxed) == 0 {
-        return 0;
-    }
-    unmap_queued(&mut queue(), usize::MAX)
 }

@@ -31,7 +31,8 @@ use super::entry::{Entry, Unpublished};
 use super::lock::{Locked, ShardLock};
 use super::migrate::{self, Evacuated, Migration};
 use super::retire::Retirer;
-use super::table::{self, Table};
+use super::sliced::Sliced;
+use super::table::{self, ChainFree, Table};
 use crate::sync::epoch::Guard;
 use crate::sync::{AtomicPtr, Ordering};
 
@@ -158,7 +159,7 @@ impl AfterUnlock {
         if self.flush {
             guard.flush();
         }
-        super::retire::unmap_a_slice();
+        super::sliced::step_after_write();
     }
 }
 
@@ -563,11 +564,11 @@ impl<K, V> Shard<K, V> {
         // the root pointed at it). Every bucket is MOVED: its entries all live
         // on in the successor and its overflow buckets were retired already.
         unsafe {
-            self.writer.retirer.retire_unmapping(
-                guard,
-                Table::<K, V>::bytes(old_log2),
-                move || Table::free_evacuated(old),
-            );
+            self.writer
+                .retirer
+                .retire_sliced(guard, Table::<K, V>::bytes(old_log2), move || {
+                    Table::free_evacuated(old).map(|pages| Box::new(pages) as Box<dyn Sliced>)
+                });
         }
         after.flush = true;
     }
@@ -839,12 +840,17 @@ impl<K, V> Shard<K, V> {
             (root, bytes)
         };
         // SAFETY: the chain is detached: no new reader can reach it, and
-        // `free_chain` drops every entry exactly once (moved buckets' entries
-        // through the successor only).
+        // `ChainFree` / `free_chain` drop every entry exactly once (moved
+        // buckets' entries through the successor only). Under loom the chain
+        // is freed at once, as the models expect.
         unsafe {
-            self.writer
-                .retirer
-                .retire(guard, bytes, move || Table::free_chain(root));
+            self.writer.retirer.retire_sliced(guard, bytes, move || {
+                if cfg!(loom) {
+                    Table::free_chain(root);
+                    return None;
+                }
+                Some(Box::new(ChainFree::new(root)) as Box<dyn Sliced>)
+            });
         }
         guard.flush();
     }

@@ -19,6 +19,7 @@
 use std::ptr;
 
 use super::bucket::Bucket;
+use super::entry::Entry;
 #[cfg(not(loom))]
 use super::pages;
 use super::pages::Pages;
@@ -152,9 +153,21 @@ impl<K, V> Table<K, V> {
     /// is freed once, and no other owner drops the same entries.
     pub(crate) unsafe fn free(table: *mut Self) {
         // SAFETY: per the contract we are the only owner.
+        unsafe { (*table).free_owned(0..(*table).buckets()) };
+        // SAFETY: as above; the buckets' contents are gone.
         let table = unsafe { Box::from_raw(table) };
         table.canary.kill();
-        for bucket in table.buckets.iter() {
+    }
+
+    /// Drops the entries and frees the overflow buckets that the buckets in
+    /// `range` alone own (those not MOVED: see [`Table::free`]). Returns the
+    /// bytes freed.
+    ///
+    /// # Safety
+    /// As [`Table::free`], for the buckets in `range`, each visited once.
+    unsafe fn free_owned(&self, range: std::ops::Range<usize>) -> usize {
+        let mut freed = 0;
+        for bucket in &self.buckets[range] {
             bucket.kill_canary();
             if tag::is_moved(bucket.tags()) {
                 continue;
@@ -162,12 +175,15 @@ impl<K, V> Table<K, V> {
             bucket.entries_locked(|entry| {
                 // SAFETY: this table is the entry's only remaining owner.
                 drop(unsafe { Box::from_raw(entry) });
+                freed += Entry::<K, V>::BYTES;
             });
             for o in bucket.overflow_locked() {
                 // SAFETY: overflow buckets of a dead table are unreachable.
                 unsafe { Bucket::free_overflow(o) };
+                freed += Bucket::<K, V>::BYTES;
             }
         }
+        freed
     }
 
     /// Frees a table whose every bucket was evacuated, without visiting its
@@ -205,6 +221,74 @@ impl<K, V> Table<K, V> {
             unsafe { Table::free(table) };
             table = next;
         }
+    }
+}
+
+/// A detached chain of tables (what `clear` retires), freed a bounded slice
+/// per step (see `sliced.rs`): [`ChainFree::STEP_BUCKETS`] buckets' entries,
+/// or one slice of an OS-mapped bucket array. Freeing a 10 M-entry chain in
+/// one go takes most of a second, inside whichever operation collects it.
+pub(crate) struct ChainFree<K, V> {
+    /// The table being freed, then its successors (null: none left).
+    table: *mut Table<K, V>,
+    /// Its buckets below this index are freed.
+    cursor: usize,
+    /// The bucket array of a table already freed, still being unmapped.
+    pages: Option<Pages>,
+}
+
+// SAFETY: the chain is detached and owned by this value alone; what it drops
+// (entries with `K`, `V`) may be dropped on any thread, which the map's
+// operations ensure by requiring `K, V: Send + 'static`.
+unsafe impl<K: Send, V: Send> Send for ChainFree<K, V> {}
+
+impl<K, V> ChainFree<K, V> {
+    /// Buckets whose entries one step drops: about 500 entries at full load.
+    pub(crate) const STEP_BUCKETS: usize = 128;
+
+    /// # Safety
+    /// As [`Table::free_chain`]: the chain is detached, unreachable, and
+    /// freed only by this value.
+    pub(crate) unsafe fn new(root: *mut Table<K, V>) -> Self {
+        ChainFree {
+            table: root,
+            cursor: 0,
+            pages: None,
+        }
+    }
+}
+
+impl<K: Send, V: Send> super::sliced::Sliced for ChainFree<K, V> {
+    fn step(&mut self) -> (usize, bool) {
+        if let Some(pages) = &mut self.pages {
+            let (freed, done) = pages.step();
+            if done {
+                self.pages = None;
+            }
+            return (freed, done && self.table.is_null());
+        }
+        if self.table.is_null() {
+            return (0, true);
+        }
+        // SAFETY: the chain is ours (see `new`); `cursor` only moves forward,
+        // so each bucket is freed once.
+        let table = unsafe { &*self.table };
+        let end = (self.cursor + Self::STEP_BUCKETS).min(table.buckets());
+        let mut freed = unsafe { table.free_owned(self.cursor..end) };
+        self.cursor = end;
+        if end == table.buckets() {
+            let next = table.next.load(Ordering::Relaxed);
+            let log2 = table.log2();
+            // SAFETY: every bucket's contents are freed; the table is ours.
+            let mut table = unsafe { Box::from_raw(self.table) };
+            table.canary.kill();
+            self.pages = table.buckets.take_pages();
+            let unmapped_later = self.pages.as_ref().map_or(0, Pages::len);
+            freed += Table::<K, V>::bytes(log2) - unmapped_later;
+            self.table = next;
+            self.cursor = 0;
+        }
+        (freed, self.table.is_null() && self.pages.is_none())
     }
 }
 

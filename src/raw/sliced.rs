@@ -1,0 +1,125 @@
+//! Freeing big retired things a slice per write.
+//!
+//! Some retired objects are too big to free inside one deferred destructor:
+//! a bucket array of 1 MiB or more (unmapping populated memory costs about
+//! 130 µs per MiB), and a table chain that `clear` detached (every entry is
+//! dropped: about 70 ms per million entries). A deferred destructor runs
+//! inside whichever operation happens to collect, on any thread, readers
+//! included, so freeing such an object there is a pause in an unrelated
+//! operation. Instead its destructor, which runs once no reader can reach the
+//! object, queues it here as [`Sliced`] work; every write then does one
+//! bounded step ([`step_after_write`], one Relaxed load when nothing is
+//! queued), and `reclaim()` finishes everything ([`finish_all`]). Its bytes
+//! stay counted as retired until freed.
+//!
+//! The queue is process-wide, like the epoch collector: any map's writes
+//! advance any map's queued work.
+
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::pages::{Pages, SLICE_BYTES};
+use super::retire::Accounting;
+
+/// Work that frees a retired object in bounded steps. Runs on any thread,
+/// after every reader that could reach the object has unpinned.
+pub(crate) trait Sliced: Send {
+    /// Frees one bounded slice and returns the bytes it freed, and whether
+    /// the work is done.
+    fn step(&mut self) -> (usize, bool);
+}
+
+/// A mapping is unmapped [`SLICE_BYTES`] at a time.
+impl Sliced for Pages {
+    fn step(&mut self) -> (usize, bool) {
+        // SAFETY: queued pages are unreachable (see the module docs) and
+        // owned by the queue.
+        let n = unsafe { self.unmap_tail(SLICE_BYTES) };
+        (n, self.len() == 0)
+    }
+}
+
+struct Queued {
+    work: Box<dyn Sliced>,
+    accounting: Arc<Accounting>,
+    /// Bytes still counted as retired for this work.
+    pending: usize,
+}
+
+static QUEUE: Mutex<Vec<Queued>> = Mutex::new(Vec::new());
+
+/// Items in [`QUEUE`]: the one load every write makes.
+static QUEUED: AtomicUsize = AtomicUsize::new(0);
+
+fn queue() -> MutexGuard<'static, Vec<Queued>> {
+    // Nothing panics while the lock is held (steps run outside it), but a
+    // poisoned queue must not stop the freeing of everything else.
+    QUEUE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Queues `work`, counted as `pending` retired bytes (and one retired
+/// object) in `accounting` until it is done.
+pub(crate) fn enqueue(work: Box<dyn Sliced>, accounting: Arc<Accounting>, pending: usize) {
+    push(Queued {
+        work,
+        accounting,
+        pending,
+    });
+}
+
+fn push(item: Queued) {
+    let mut queue = queue();
+    queue.push(item);
+    QUEUED.store(queue.len(), Relaxed);
+}
+
+/// One step of the last queued work; false if there was none (or, with
+/// `wait` false, if another thread holds the queue).
+///
+/// The step runs with the item taken out of the queue and the lock released:
+/// it drops keys and values, whose destructors may call back into a map,
+/// even `reclaim()`, which then simply does not see this item.
+fn step_one(wait: bool) -> bool {
+    let mut item = {
+        let mut queue = if wait {
+            queue()
+        } else {
+            match QUEUE.try_lock() {
+                Ok(queue) => queue,
+                Err(_) => return false,
+            }
+        };
+        let Some(item) = queue.pop() else {
+            return false;
+        };
+        QUEUED.store(queue.len(), Relaxed);
+        item
+    };
+    let (freed, done) = item.work.step();
+    let freed = if done {
+        item.pending
+    } else {
+        freed.min(item.pending)
+    };
+    item.pending -= freed;
+    item.accounting.freed(freed, usize::from(done));
+    if !done {
+        push(item);
+    }
+    true
+}
+
+/// Called after every write: one step of queued work, if any (one Relaxed
+/// load otherwise). Never waits for the queue's lock.
+#[inline(always)]
+pub(crate) fn step_after_write() {
+    if QUEUED.load(Relaxed) != 0 {
+        step_one(false);
+    }
+}
+
+/// Finishes all queued work (what `reclaim` needs), except items another
+/// thread is stepping at this moment.
+pub(crate) fn finish_all() {
+    while QUEUED.load(Relaxed) != 0 && step_one(true) {}
+}
