@@ -100,11 +100,11 @@ BUGS = [
         what="Shard::complete frees the old table at once instead of retiring it through the epoch",
         patches=[("src/raw/shard.rs",
                   """        unsafe {
-            self.writer.retirer.retire_unmapping(
-                guard,
-                Table::<K, V>::bytes(old_log2),
-                move || Table::free_evacuated(old),
-            );
+            self.writer
+                .retirer
+                .retire_sliced(guard, Table::<K, V>::bytes(old_log2), move || {
+                    Table::free_evacuated(old).map(|pages| Box::new(pages) as Box<dyn Sliced>)
+                });
         }""",
                   """        unsafe {
             drop(Table::free_evacuated(old));
@@ -118,11 +118,11 @@ BUGS = [
         what="Shard::complete never retires (or frees) the old table: it leaks",
         patches=[("src/raw/shard.rs",
                   """        unsafe {
-            self.writer.retirer.retire_unmapping(
-                guard,
-                Table::<K, V>::bytes(old_log2),
-                move || Table::free_evacuated(old),
-            );
+            self.writer
+                .retirer
+                .retire_sliced(guard, Table::<K, V>::bytes(old_log2), move || {
+                    Table::free_evacuated(old).map(|pages| Box::new(pages) as Box<dyn Sliced>)
+                });
         }""",
                   """        let _ = (old_log2, old);""")],
         checks=["test:drops", "test:memory"],

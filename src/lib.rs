@@ -69,7 +69,9 @@
 //! 4. **`clear` is cheap and really frees.** Per shard it is atomic (a reader
 //!    sees a shard entirely before or entirely after); the map as a whole is
 //!    not, and inserts racing a clear on shards it already passed survive.
-//!    The detached tables and entries are retired through the epoch.
+//!    The detached tables and entries are retired through the epoch, then
+//!    freed a bounded slice per later write (or at once by
+//!    [`HashMap::reclaim`]), so no single operation pays for a big clear.
 //! 5. **Memory follows contents.** After removals (automatic shrinking) or
 //!    `clear`, and one [`HashMap::reclaim`], the map holds about what its live
 //!    entries and its minimum tables need: no tombstones, no empty overflow
