@@ -270,10 +270,11 @@ impl<K: Send, V: Send> super::sliced::Sliced for ChainFree<K, V> {
         if self.table.is_null() {
             return (0, true);
         }
-        // SAFETY: the chain is ours (see `new`); `cursor` only moves forward,
-        // so each bucket is freed once.
+        // SAFETY: the chain is ours (see `new`) and the table not yet freed.
         let table = unsafe { &*self.table };
         let end = (self.cursor + Self::STEP_BUCKETS).min(table.buckets());
+        // SAFETY: no reader can reach the chain, and `cursor` only moves
+        // forward, so each bucket is freed once.
         let mut freed = unsafe { table.free_owned(self.cursor..end) };
         self.cursor = end;
         if end == table.buckets() {
