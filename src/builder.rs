@@ -109,6 +109,7 @@ pub struct Builder<K, V, S = DefaultHashBuilder> {
     hasher: S,
     mode: ResizeMode,
     auto_shrink: bool,
+    map_large_tables: bool,
     _map: PhantomData<fn() -> (K, V)>,
 }
 
@@ -120,6 +121,7 @@ impl<K, V> Builder<K, V, DefaultHashBuilder> {
             hasher: DefaultHashBuilder::default(),
             mode: ResizeMode::default(),
             auto_shrink: true,
+            map_large_tables: true,
             _map: PhantomData,
         }
     }
@@ -148,6 +150,7 @@ impl<K, V, S> Builder<K, V, S> {
             hasher,
             mode: self.mode,
             auto_shrink: self.auto_shrink,
+            map_large_tables: self.map_large_tables,
             _map: PhantomData,
         }
     }
@@ -162,6 +165,22 @@ impl<K, V, S> Builder<K, V, S> {
     /// Default: on.
     pub fn auto_shrink(mut self, on: bool) -> Self {
         self.auto_shrink = on;
+        self
+    }
+
+    /// Whether bucket arrays of 1 MiB and more (2^14 buckets) are mapped
+    /// straight from the OS. Default: on, where the platform allows (Unix).
+    ///
+    /// Mapped arrays start as fresh zero pages, so starting a resize never
+    /// zeroes a big table, and a retired one really returns to the OS (a
+    /// slice per write). Turn it off to send every allocation through the
+    /// global allocator, for example when that allocator enforces a limit
+    /// or does your memory accounting; with glibc, large tables are then
+    /// zeroed with `memset` when a resize starts, a pause of milliseconds
+    /// at tens of MiB. While it is on, a counting allocator does not see
+    /// these arrays: [`os_mapped_bytes`](crate::os_mapped_bytes) does.
+    pub fn map_large_tables(mut self, on: bool) -> Self {
+        self.map_large_tables = on;
         self
     }
 
@@ -184,7 +203,13 @@ impl<K, V, S> Builder<K, V, S> {
         };
         let floor_log2 = floor_log2(self.capacity, shards).ok_or(BuildError::CapacityOverflow)?;
         Ok(HashMap::from_parts(
-            RawMap::new(shards, floor_log2, step, self.auto_shrink),
+            RawMap::new(
+                shards,
+                floor_log2,
+                step,
+                self.auto_shrink,
+                self.map_large_tables,
+            ),
             self.hasher,
             floor_log2,
         ))

@@ -105,6 +105,8 @@
 //! keep large freed blocks in the heap). A counting global allocator does not
 //! see those mappings; [`os_mapped_bytes`] reports them, and
 //! [`HashMap::stats`] counts them with the rest.
+//! [`Builder::map_large_tables`]`(false)` sends everything through the
+//! global allocator instead.
 //!
 //! Keys and values must be `Send + 'static` for any operation that can retire
 //! them: their destructors may run later, on another thread. The map is

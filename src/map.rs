@@ -398,6 +398,7 @@ where
             self.floor_log2,
             policy.step,
             policy.auto_shrink,
+            policy.map_large_tables,
         );
         let copy = HashMap::from_parts(raw, self.hasher.clone(), self.floor_log2);
         let guard = epoch::pin();

@@ -358,6 +358,38 @@ fn memory_follows_contents() {
     settle();
     let after_drop = live() - base;
 
+    // 7. With `map_large_tables(false)` nothing is mapped from the OS: the
+    //    allocator alone sees every byte, and still agrees with `stats()`.
+    let mapped_before = evacmap::os_mapped_bytes();
+    settle();
+    let heap_base = live();
+    let heap_only: HashMap<u64, u64> = HashMap::builder().map_large_tables(false).build().unwrap();
+    for i in 0..N {
+        heap_only.insert(i, i);
+    }
+    assert_eq!(common::reclaim_fully(&heap_only), 0);
+    settle();
+    let heap_full = live() - heap_base;
+    let s = heap_only.stats();
+    points.push(Point {
+        what: "map_large_tables(false): inserting N + reclaim",
+        allocator: heap_full,
+        stats: s.clone(),
+    });
+    check!(
+        failures,
+        evacmap::os_mapped_bytes() == mapped_before,
+        "map_large_tables(false) mapped {} B from the OS",
+        evacmap::os_mapped_bytes() - mapped_before
+    );
+    check!(
+        failures,
+        disagreement(heap_full, &s) < 0.05,
+        "map_large_tables(false): allocator {heap_full} B vs stats {} B",
+        s.total_bytes()
+    );
+    drop(heap_only);
+
     // The report (allocating it is fine now).
     let mut report = String::new();
     report += &format!("memory: N = {N}, shards = {}\n", evacmap::default_shards());

@@ -76,8 +76,15 @@ pub(crate) struct RawMap<K, V> {
 }
 
 impl<K, V> RawMap<K, V> {
-    /// `shards` is a power of two; `floor_log2` the per-shard minimum table.
-    pub(crate) fn new(shards: usize, floor_log2: u32, step: usize, auto_shrink: bool) -> Self {
+    /// `shards` is a power of two; `floor_log2` the per-shard minimum table;
+    /// the rest as in `Policy`.
+    pub(crate) fn new(
+        shards: usize,
+        floor_log2: u32,
+        step: usize,
+        auto_shrink: bool,
+        map_large_tables: bool,
+    ) -> Self {
         debug_assert!(shards.is_power_of_two());
         let shard_bits = shards.trailing_zeros();
         RawMap {
@@ -87,6 +94,7 @@ impl<K, V> RawMap<K, V> {
                 step,
                 auto_shrink,
                 shard_bits,
+                map_large_tables,
             },
             _owns: PhantomData,
         }

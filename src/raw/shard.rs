@@ -44,6 +44,8 @@ pub(crate) struct Policy {
     pub(crate) step: usize,
     pub(crate) auto_shrink: bool,
     pub(crate) shard_bits: u32,
+    /// Whether bucket arrays of 1 MiB and more come from the OS (`pages.rs`).
+    pub(crate) map_large_tables: bool,
 }
 
 /// What a conditional swap expects the key's current entry to be.
@@ -424,7 +426,7 @@ impl<K, V> Shard<K, V> {
     {
         let mut root = self.root.load(Ordering::Relaxed);
         if root.is_null() {
-            root = Table::alloc(state.floor_log2);
+            root = Table::alloc(state.floor_log2, policy.map_large_tables);
             self.install_root(root, state.floor_log2);
         }
         if state.migration.is_some() {
@@ -643,7 +645,7 @@ impl<K, V> Shard<K, V> {
         K: Send + 'static,
         V: Send + 'static,
     {
-        let infallible = |log2| Some(Table::alloc(log2));
+        let infallible = |log2| Some(Table::alloc(log2, policy.map_large_tables));
         let _ = self.try_start_migration(state, policy, guard, log2, after, infallible);
     }
 
@@ -744,7 +746,7 @@ impl<K, V> Shard<K, V> {
                 return Ok(());
             }
             if self.root.load(Ordering::Relaxed).is_null() {
-                let root = Table::try_alloc(wanted)
+                let root = Table::try_alloc(wanted, policy.map_large_tables)
                     .ok_or(ReserveError::AllocationFailed(Table::<K, V>::bytes(wanted)))?;
                 state.floor_log2 = wanted;
                 self.install_root(root, wanted);
@@ -754,14 +756,10 @@ impl<K, V> Shard<K, V> {
             // The floor first: a blocking grow completes inside, and
             // completion re-checks the thresholds against the floor.
             let old_floor = std::mem::replace(&mut state.floor_log2, wanted);
-            let started = self.try_start_migration(
-                &mut state,
-                policy,
-                guard,
-                wanted,
-                &mut after,
-                Table::try_alloc,
-            );
+            let started =
+                self.try_start_migration(&mut state, policy, guard, wanted, &mut after, |log2| {
+                    Table::try_alloc(log2, policy.map_large_tables)
+                });
             if let Err(bytes) = started {
                 state.floor_log2 = old_floor;
                 return Err(ReserveError::AllocationFailed(bytes));

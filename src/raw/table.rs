@@ -53,8 +53,8 @@ impl<K, V> Table<K, V> {
     /// # Panics / aborts
     /// Like std collections: out of memory calls `handle_alloc_error`. See
     /// [`Table::try_alloc`] for the fallible form.
-    pub(crate) fn alloc(log2: u32) -> *mut Self {
-        Self::try_alloc(log2).unwrap_or_else(|| {
+    pub(crate) fn alloc(log2: u32, map_large: bool) -> *mut Self {
+        Self::try_alloc(log2, map_large).unwrap_or_else(|| {
             std::alloc::handle_alloc_error(
                 std::alloc::Layout::array::<Bucket<K, V>>(1 << log2).unwrap(),
             )
@@ -62,13 +62,14 @@ impl<K, V> Table<K, V> {
     }
 
     /// Allocates an empty table of `2^log2` buckets, or `None` if the
-    /// allocator refuses the bucket array.
-    pub(crate) fn try_alloc(log2: u32) -> Option<*mut Self> {
+    /// allocator refuses the bucket array. With `map_large`, an array of
+    /// [`pages::MIN_BYTES`] or more is mapped from the OS where possible.
+    pub(crate) fn try_alloc(log2: u32, map_large: bool) -> Option<*mut Self> {
         assert!(log2 <= MAX_LOG2);
         Some(Box::into_raw(Box::new(Table {
             log2,
             shift: 63 - log2,
-            buckets: alloc_buckets(1usize << log2)?,
+            buckets: alloc_buckets(1usize << log2, map_large)?,
             next: AtomicPtr::new(ptr::null_mut()),
             canary: Canary::default(),
         })))
@@ -383,11 +384,11 @@ impl<K, V> Drop for Buckets<K, V> {
 }
 
 /// Allocates `n` empty buckets, or `None` if the allocator refuses.
-fn alloc_buckets<K, V>(n: usize) -> Option<Buckets<K, V>> {
+fn alloc_buckets<K, V>(n: usize, map_large: bool) -> Option<Buckets<K, V>> {
     #[cfg(not(loom))]
     {
         let bytes = n.checked_mul(Bucket::<K, V>::BYTES)?;
-        if pages::used_for(bytes) {
+        if map_large && pages::used_for(bytes) {
             let pages = Pages::map(bytes)?;
             // A mapping is page-aligned, hence cache-line-aligned.
             let first = std::ptr::NonNull::new(pages.as_ptr() as *mut Bucket<K, V>)?;
@@ -420,6 +421,8 @@ fn alloc_buckets<K, V>(n: usize) -> Option<Buckets<K, V>> {
     }
     #[cfg(loom)]
     {
+        // No OS mappings under loom (see `pages.rs`).
+        let _ = map_large;
         // Loom's atomics must be constructed, not zeroed.
         Some(Buckets {
             boxed: (0..n).map(|_| Bucket::new()).collect(),
@@ -470,7 +473,7 @@ mod tests {
     #[test]
     fn bucket_ranges_tile_the_position_space() {
         for log2 in [0, 1, 3, 10] {
-            let t = Table::<u64, u64>::alloc(log2);
+            let t = Table::<u64, u64>::alloc(log2, true);
             // SAFETY: freshly allocated, freed only at the end of the loop body.
             let table = unsafe { &*t };
             let mut expected_lo = 0u64;
@@ -489,7 +492,10 @@ mod tests {
 
     #[test]
     fn a_small_bucket_covers_whole_large_buckets() {
-        let (small_ptr, large_ptr) = (Table::<u64, u64>::alloc(2), Table::<u64, u64>::alloc(5));
+        let (small_ptr, large_ptr) = (
+            Table::<u64, u64>::alloc(2, true),
+            Table::<u64, u64>::alloc(5, true),
+        );
         {
             // SAFETY: both live until the frees below.
             let (small, large) = unsafe { (&*small_ptr, &*large_ptr) };
