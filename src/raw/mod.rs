@@ -39,6 +39,11 @@
 //! 5. Every entry is dropped exactly once: replaced or removed entries through
 //!    their own retirement, live entries by `clear` (as part of the detached
 //!    chain) or by dropping the map; evacuated tables never drop entries.
+//! 6. No operation pays for freeing a big object: a retired table's
+//!    OS-mapped array and a cleared chain are queued by their deferred
+//!    destructor (once no reader can reach them) and freed a bounded step
+//!    per later write (`sliced.rs`); evacuated overflow buckets are retired
+//!    in batches during the migration, so freeing a table visits no bucket.
 
 pub(crate) mod bucket;
 pub(crate) mod entry;
