@@ -188,12 +188,12 @@ BUGS = [
     ),
     dict(
         name="clear-frees-in-collection",
-        what="Shard::clear's deferred destructor frees the whole detached chain inside the collection instead of queueing it to be freed a slice per write",
-        patches=[("src/raw/shard.rs",
-                  """                if cfg!(loom) {
-                    Table::free_chain(root);""",
-                  """                if true {
-                    Table::free_chain(root);""")],
+        what="sliced::enqueue does queued work (a cleared chain, a table's pages) at once, inside the collection, instead of a slice per write",
+        patches=[("src/raw/sliced.rs",
+                  """    if cfg!(loom) {
+        while !item.step() {}""",
+                  """    if true {
+        while !item.step() {}""")],
         checks=["test:sliced_free"],
     ),
     dict(

@@ -6,7 +6,7 @@
 //! one through the epoch, so a reader holding a guard may keep `&V` for as long
 //! as the guard lives. While a bucket is being evacuated, the old and the new
 //! table point at the same entry: tables never own entries' memory on their
-//! own, see `Table::free`.
+//! own, see `Table::free_owned`.
 //!
 //! Before publication an entry is owned by an [`Unpublished`], a raw-pointer
 //! owner: moving it does not assert uniqueness the way moving a `Box` does, so

@@ -590,7 +590,7 @@ impl<K, V> Shard<K, V> {
         // SAFETY: each bucket hangs off a primary bucket marked MOVED (Release)
         // before it was collected: a reader that pins from now on sees the
         // mark and never enters the chain. Each is retired only here, once:
-        // `Table::free` skips the chains of MOVED buckets.
+        // `Table::free_owned` skips the chains of MOVED buckets.
         unsafe {
             self.writer
                 .retirer
@@ -838,15 +838,10 @@ impl<K, V> Shard<K, V> {
             (root, bytes)
         };
         // SAFETY: the chain is detached: no new reader can reach it, and
-        // `ChainFree` / `free_chain` drop every entry exactly once (moved
-        // buckets' entries through the successor only). Under loom the chain
-        // is freed at once, as the models expect.
+        // `ChainFree` drops every entry exactly once (moved buckets' entries
+        // through the successor only).
         unsafe {
             self.writer.retirer.retire_sliced(guard, bytes, move || {
-                if cfg!(loom) {
-                    Table::free_chain(root);
-                    return None;
-                }
                 Some(Box::new(ChainFree::new(root)) as Box<dyn Sliced>)
             });
         }

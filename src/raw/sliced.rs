@@ -59,12 +59,36 @@ fn queue() -> MutexGuard<'static, Vec<Queued>> {
 
 /// Queues `work`, counted as `pending` retired bytes (and one retired
 /// object) in `accounting` until it is done.
+///
+/// Under loom the work is done at once instead: the models check that what
+/// the collector collects is freed within the execution, and a process-wide
+/// queue would carry work from one execution into the next.
 pub(crate) fn enqueue(work: Box<dyn Sliced>, accounting: Arc<Accounting>, pending: usize) {
-    push(Queued {
+    let mut item = Queued {
         work,
         accounting,
         pending,
-    });
+    };
+    if cfg!(loom) {
+        while !item.step() {}
+        return;
+    }
+    push(item);
+}
+
+impl Queued {
+    /// One step of the work, with the accounting updated; true when done.
+    fn step(&mut self) -> bool {
+        let (freed, done) = self.work.step();
+        let freed = if done {
+            self.pending
+        } else {
+            freed.min(self.pending)
+        };
+        self.pending -= freed;
+        self.accounting.freed(freed, usize::from(done));
+        done
+    }
 }
 
 fn push(item: Queued) {
@@ -95,15 +119,7 @@ fn step_one(wait: bool) -> bool {
         QUEUED.store(queue.len(), Relaxed);
         item
     };
-    let (freed, done) = item.work.step();
-    let freed = if done {
-        item.pending
-    } else {
-        freed.min(item.pending)
-    };
-    item.pending -= freed;
-    item.accounting.freed(freed, usize::from(done));
-    if !done {
+    if !item.step() {
         push(item);
     }
     true

@@ -13,7 +13,7 @@
 //! A table is reachable from its shard's root pointer or from its
 //! predecessor's `next`. It is freed only through the epoch, after the shard
 //! root stopped pointing at it (migration complete, or `clear`).
-//! Tables never free entries unless told to ([`Table::free`]): during a
+//! Tables never free entries unless told to ([`ChainFree`]): during a
 //! migration old and new table share entries.
 
 use std::ptr;
@@ -144,28 +144,14 @@ impl<K, V> Table<K, V> {
         self.canary.touch();
     }
 
-    /// Frees a table with the overflow buckets and entries it alone owns:
-    /// those of buckets not marked MOVED. A moved bucket's entries belong to
-    /// the successor, and its overflow buckets were retired when it was
-    /// evacuated (`migrate::evacuate`).
-    ///
-    /// # Safety
-    /// `table` came from [`Table::alloc`], no reader can reach it any more, it
-    /// is freed once, and no other owner drops the same entries.
-    pub(crate) unsafe fn free(table: *mut Self) {
-        // SAFETY: per the contract we are the only owner.
-        unsafe { (*table).free_owned(0..(*table).buckets()) };
-        // SAFETY: as above; the buckets' contents are gone.
-        let table = unsafe { Box::from_raw(table) };
-        table.canary.kill();
-    }
-
     /// Drops the entries and frees the overflow buckets that the buckets in
-    /// `range` alone own (those not MOVED: see [`Table::free`]). Returns the
-    /// bytes freed.
+    /// `range` alone own: those of buckets not marked MOVED. A moved bucket's
+    /// entries belong to the successor, and its overflow buckets were retired
+    /// when it was evacuated (`migrate::evacuate`). Returns the bytes freed.
     ///
     /// # Safety
-    /// As [`Table::free`], for the buckets in `range`, each visited once.
+    /// No reader can reach the table any more, each bucket is visited once,
+    /// and no other owner drops the same entries.
     unsafe fn free_owned(&self, range: std::ops::Range<usize>) -> usize {
         let mut freed = 0;
         for bucket in &self.buckets[range] {
@@ -193,7 +179,8 @@ impl<K, V> Table<K, V> {
     /// back instead of unmapped, for the caller to unmap a slice at a time.
     ///
     /// # Safety
-    /// As [`Table::free`]; in addition every bucket is MOVED.
+    /// `table` came from [`Table::alloc`], no reader can reach it any more,
+    /// it is freed once, and every bucket is MOVED.
     pub(crate) unsafe fn free_evacuated(table: *mut Self) -> Option<Pages> {
         // SAFETY: per the contract we are the only owner.
         let mut table = unsafe { Box::from_raw(table) };
@@ -208,20 +195,16 @@ impl<K, V> Table<K, V> {
         table.buckets.take_pages()
     }
 
-    /// Frees a detached chain of tables (a root and its successors) with all
-    /// the entries they hold, each exactly once. Used by `clear` (deferred)
-    /// and by dropping the map.
+    /// Frees a detached chain of tables (a root and its successors, or a
+    /// single table) with all the entries they hold, each exactly once, at
+    /// once: [`ChainFree`] run to completion. Used when dropping the map.
     ///
     /// # Safety
-    /// As [`Table::free`] with `drop_entries`, for every table in the chain.
-    pub(crate) unsafe fn free_chain(mut table: *mut Self) {
-        while !table.is_null() {
-            // SAFETY: the chain is detached and ours; read the link first.
-            let next = unsafe { (*table).next.load(Ordering::Relaxed) };
-            // SAFETY: per the contract.
-            unsafe { Table::free(table) };
-            table = next;
-        }
+    /// As [`ChainFree::new`].
+    pub(crate) unsafe fn free_chain(table: *mut Self) {
+        // SAFETY: per the contract.
+        let mut work = unsafe { ChainFree::new(table) };
+        while !work.free_some().1 {}
     }
 }
 
@@ -248,8 +231,9 @@ impl<K, V> ChainFree<K, V> {
     pub(crate) const STEP_BUCKETS: usize = 128;
 
     /// # Safety
-    /// As [`Table::free_chain`]: the chain is detached, unreachable, and
-    /// freed only by this value.
+    /// Every table of the chain came from [`Table::alloc`]; the chain is
+    /// detached, no reader can reach it, no other owner drops its entries,
+    /// and it is freed only by this value.
     pub(crate) unsafe fn new(root: *mut Table<K, V>) -> Self {
         ChainFree {
             table: root,
@@ -261,6 +245,14 @@ impl<K, V> ChainFree<K, V> {
 
 impl<K: Send, V: Send> super::sliced::Sliced for ChainFree<K, V> {
     fn step(&mut self) -> (usize, bool) {
+        self.free_some()
+    }
+}
+
+impl<K, V> ChainFree<K, V> {
+    /// One step: returns the bytes freed and whether the chain is gone.
+    fn free_some(&mut self) -> (usize, bool) {
+        use super::sliced::Sliced;
         if let Some(pages) = &mut self.pages {
             let (freed, done) = pages.step();
             if done {
@@ -486,7 +478,7 @@ mod tests {
             }
             assert_eq!(expected_lo, 0, "the last bucket ends at u64::MAX");
             // SAFETY: the test's own table; no reader exists.
-            unsafe { Table::free(t) };
+            unsafe { Table::free_chain(t) };
         }
     }
 
@@ -509,8 +501,8 @@ mod tests {
         // cast from a shared reference.
         // SAFETY: the test's own tables; the references above are dead.
         unsafe {
-            Table::free(small_ptr);
-            Table::free(large_ptr);
+            Table::free_chain(small_ptr);
+            Table::free_chain(large_ptr);
         }
     }
 
