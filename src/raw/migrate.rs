@@ -19,7 +19,7 @@
 //! 5. **Complete**: once every old bucket is MOVED, swing the shard root to
 //!    the successor (Release) and retire the old table (not its entries)
 //!    through the epoch, then flush. Freeing it visits no bucket, and a large
-//!    bucket array is unmapped a slice per collection (`pages.rs`), so no
+//!    bucket array is unmapped a slice per later write (`sliced.rs`), so no
 //!    single operation pays for a big table.
 //!
 //! A reader standing in the old table after completion still finds every
