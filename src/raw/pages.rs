@@ -16,7 +16,7 @@
 //! Unmapping populated memory costs about 70-130 µs per MiB, so freeing a
 //! 32 MiB table in one go would be a pause of its own in whichever operation
 //! runs the collector; [`Pages::unmap_tail`] lets the retirer unmap it a
-//! slice per write instead (see `retire.rs`).
+//! slice per write instead (see `sliced.rs`).
 //!
 //! # Where it applies
 //! Arrays of at least [`MIN_BYTES`] on Unix, outside Miri and loom (which
@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 pub(crate) const MIN_BYTES: usize = 1 << 20;
 
 /// The most one write unmaps of a retired table (about 35 µs of kernel work
-/// on the benchmark machine; see `retire.rs`).
+/// on the benchmark machine; see `sliced.rs`).
 pub(crate) const SLICE_BYTES: usize = 256 << 10;
 
 /// Bytes currently mapped by every map in the process.
