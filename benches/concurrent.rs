@@ -187,9 +187,41 @@ fn run<M: BenchMap>(plans: &[Plan], capacity: usize) -> (f64, u64) {
     (ops as f64 / secs(end - start) / 1e6, surprises)
 }
 
+/// Key capacity C of the runs (see `Mix`).
+fn capacity() -> usize {
+    1 << q(16, 20)
+}
+
+/// One timed run of `"<map> <mix>/<presized|empty>/<threads>"`: its Mops/s
+/// and surprises, as JSON (what a child process replies).
+fn measure(request: &str) -> serde_json::Value {
+    let (name, case) = request.split_once(' ').expect("<map> <case>");
+    let mut parts = case.split('/');
+    let (mix, variant, t) = (parts.next(), parts.next(), parts.next());
+    let mix = MIXES.iter().find(|m| Some(m.name) == mix).expect("a mix");
+    let t: usize = t.and_then(|t| t.parse().ok()).expect("a thread count");
+    let capacity = capacity();
+    let prefill = (mix.prefill * capacity as f64) as usize / t;
+    let ops = (mix.ops * capacity as f64) as usize / t;
+    let plans: Vec<Plan> = (0..t).map(|i| Plan::new(mix, i, prefill, ops)).collect();
+    let max_live: usize = plans.iter().map(|p| p.keys.len()).sum();
+    let cap = if variant == Some("presized") {
+        max_live
+    } else {
+        0
+    };
+    let (mops, surprises) = dispatch!(name, run(&plans, cap), panic!("unknown map {name}"));
+    json!({ "mops": mops, "surprises": surprises })
+}
+
+/// Every (map, case, repetition) runs in a fresh process (see
+/// `common::isolated`); `EVACMAP_BENCH_SAME_PROCESS=1` runs them all here.
 fn main() {
-    let log2 = q(16, 20);
-    let capacity = 1usize << log2;
+    if let Some(request) = child_request() {
+        child_reply(&measure(&request));
+        return;
+    }
+    let capacity = capacity();
     let reps = q(1, 3);
     let maps = selected_maps(&PER_CALL_MAPS);
     let mut report = Report::new(
@@ -203,6 +235,7 @@ fn main() {
                 "prefill_fraction": m.prefill, "ops_multiple_of_capacity": m.ops,
             })).collect::<Vec<_>>(),
             "refresh_every": REFRESH,
+            "process": if same_process() { "all runs in one process" } else { "a fresh process per map, case and repetition" },
         }),
     );
     for mix in &MIXES {
@@ -213,18 +246,13 @@ fn main() {
                 if !case_selected(&case) {
                     continue;
                 }
-                let prefill = (mix.prefill * capacity as f64) as usize / t;
-                let ops = (mix.ops * capacity as f64) as usize / t;
-                let plans: Vec<Plan> = (0..t).map(|i| Plan::new(mix, i, prefill, ops)).collect();
-                let max_live: usize = plans.iter().map(|p| p.keys.len()).sum();
-                let cap = if presized { max_live } else { 0 };
                 let mut samples: Vec<Vec<f64>> = vec![Vec::new(); maps.len()];
                 let mut surprises = vec![0u64; maps.len()];
                 for _ in 0..reps {
                     for (i, name) in maps.iter().enumerate() {
-                        let (mops, s) = dispatch!(*name, run(&plans, cap), unreachable!());
-                        samples[i].push(mops);
-                        surprises[i] += s;
+                        let row = isolated(&format!("{name} {case}"), measure);
+                        samples[i].push(row["mops"].as_f64().unwrap());
+                        surprises[i] += row["surprises"].as_u64().unwrap();
                     }
                 }
                 for (i, name) in maps.iter().enumerate() {

@@ -181,46 +181,19 @@ fn measure(name: &str, n: usize) -> serde_json::Value {
     })
 }
 
-/// Set in a child process: the map it measures (once) before exiting.
-const CHILD_ENV: &str = "EVACMAP_PAUSES_CHILD";
-/// `EVACMAP_PAUSES_SAME_PROCESS=1`: run every map in this process, one after
-/// the other (see `main`).
-const SAME_PROCESS_ENV: &str = "EVACMAP_PAUSES_SAME_PROCESS";
-
-/// Runs one measurement in a fresh process (this executable, in child mode).
-fn measure_in_child(name: &str) -> serde_json::Value {
-    let out = std::process::Command::new(std::env::current_exe().expect("own path"))
-        .env(CHILD_ENV, name)
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .expect("spawn the child measurement");
-    assert!(
-        out.status.success(),
-        "child for {name} failed: {}",
-        out.status
-    );
-    let text = String::from_utf8(out.stdout).expect("utf-8");
-    let line = text
-        .lines()
-        .find_map(|l| l.strip_prefix("ROW "))
-        .expect("the child prints its row");
-    serde_json::from_str(line).expect("the child's row is JSON")
-}
-
-/// Every (map, repetition) runs in a fresh process by default, so that no
-/// map inherits another's heap: after a map that freed 10 M small blocks,
-/// glibc's next large allocation runs `malloc_consolidate` over all of
-/// them, tens of milliseconds charged to whichever map runs next
-/// (`GLIBC_TUNABLES=glibc.malloc.mxfast=0` makes it disappear).
-/// `EVACMAP_PAUSES_SAME_PROCESS=1` keeps the old single-process behaviour
+/// Every (map, repetition) runs in a fresh process by default (see
+/// `common::isolated`), so that no map inherits another's heap: after a map
+/// that freed 10 M small blocks, glibc's next large allocation runs
+/// `malloc_consolidate` over all of them, tens of milliseconds charged to
+/// whichever map runs next (`GLIBC_TUNABLES=glibc.malloc.mxfast=0` makes it
+/// disappear). `EVACMAP_BENCH_SAME_PROCESS=1` runs them all in one process,
 /// to show that effect.
 fn main() {
     let n = q(1_000_000, 10_000_000);
-    if let Ok(name) = std::env::var(CHILD_ENV) {
-        println!("ROW {}", measure(&name, n));
+    if let Some(name) = child_request() {
+        child_reply(&measure(&name, n));
         return;
     }
-    let same_process = std::env::var(SAME_PROCESS_ENV).is_ok_and(|v| v == "1");
     // Five: a single slow sample decides a run's worst, and on a shared VM a
     // few of them are the host's (steal time counts as thread CPU time).
     let reps = q(1, 5);
@@ -231,18 +204,14 @@ fn main() {
             "entries": n, "repetitions": reps,
             "statistic": "median over repetitions of each run's statistic",
             "timer": "one Instant::now() between consecutive inserts",
-            "process": if same_process { "all runs in one process" } else { "a fresh process per map and repetition" },
+            "process": if same_process() { "all runs in one process" } else { "a fresh process per map and repetition" },
         }),
     );
     // name -> per-run stats
     let mut runs: Vec<Vec<serde_json::Value>> = vec![Vec::new(); maps.len()];
     for _ in 0..reps {
         for (i, name) in maps.iter().enumerate() {
-            let row = if same_process {
-                measure(name, n)
-            } else {
-                measure_in_child(name)
-            };
+            let row = isolated(name, |name| measure(name, n));
             eprintln!("[pauses] {name}: {row}");
             runs[i].push(row);
         }

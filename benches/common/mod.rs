@@ -1,10 +1,10 @@
 //! Shared by every benchmark binary: the maps under test behind one small
 //! trait, deterministic keys, quick/full sizing, and JSON result files.
 //!
-//! Every map uses the same hasher *type and seed*: one
-//! `evacmap::DefaultHashBuilder` (foldhash's fast `RandomState`) is created per
-//! process and cloned into every map, so within a run all maps hash every key
-//! to the same 64-bit value.
+//! Every map uses the same hasher *type and seed*: foldhash's fast hasher
+//! (what `evacmap::DefaultHashBuilder` builds), seeded once per run and
+//! handed to the child processes that measure (see [`isolated`]), so within a
+//! run all maps hash every key to the same 64-bit value.
 
 #![allow(dead_code)]
 
@@ -16,12 +16,25 @@ use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 
-pub type Hasher = evacmap::DefaultHashBuilder;
+/// foldhash's fast hasher, the one `evacmap::DefaultHashBuilder` builds, with
+/// a seed that a child process can be given.
+pub type Hasher = foldhash::fast::FixedState;
 
-/// The one hasher of this process (cloned into every map).
+/// The run's hash seed: `EVACMAP_BENCH_SEED` if set (a child process gets
+/// its parent's), else a random one.
+fn seed() -> u64 {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    *SEED.get_or_init(|| match std::env::var(SEED_ENV) {
+        Ok(s) => s.parse().expect("EVACMAP_BENCH_SEED is a u64"),
+        Err(_) => evacmap::DefaultHashBuilder::default().hash_one(0x5eed_u64),
+    })
+}
+
+const SEED_ENV: &str = "EVACMAP_BENCH_SEED";
+
+/// The one hasher of this run (cloned into every map).
 pub fn hasher() -> Hasher {
-    static H: OnceLock<Hasher> = OnceLock::new();
-    *H.get_or_init(Hasher::default)
+    Hasher::with_seed(seed())
 }
 
 /// `EVACMAP_BENCH_QUICK=1`: smaller sizes, fewer repetitions (a smoke run).
@@ -93,6 +106,66 @@ pub fn shuffle<T>(v: &mut [T], seed: u64) {
         let j = rng.below(i + 1);
         v.swap(i, j);
     }
+}
+
+// ------------------------------------------------------- child processes ----
+
+/// Set in a child process: what it measures (once) before exiting.
+const CHILD_ENV: &str = "EVACMAP_BENCH_CHILD";
+/// `EVACMAP_BENCH_SAME_PROCESS=1`: run every measurement in the bench's own
+/// process, one after the other, instead of one fresh process each.
+const SAME_PROCESS_ENV: &str = "EVACMAP_BENCH_SAME_PROCESS";
+
+/// Whether measurements run in one process (`EVACMAP_BENCH_SAME_PROCESS=1`)
+/// rather than each in a fresh one.
+pub fn same_process() -> bool {
+    std::env::var(SAME_PROCESS_ENV).is_ok_and(|v| v == "1")
+}
+
+/// In a child process started by [`isolated`]: the request it must measure.
+/// A bench's `main` calls this first, measures, prints
+/// [`child_reply`]'s line and returns.
+pub fn child_request() -> Option<String> {
+    std::env::var(CHILD_ENV).ok()
+}
+
+/// The line a child prints for its result.
+pub fn child_reply(result: &serde_json::Value) {
+    println!("ROW {result}");
+}
+
+/// Measures `request` with `measure`, in a fresh process (this executable,
+/// re-run with the request in its environment) unless [`same_process`].
+///
+/// Why: with glibc, a map that freed millions of small blocks leaves them in
+/// the allocator's fast bins, and the next large allocation in the process
+/// runs `malloc_consolidate` over all of them, milliseconds charged to
+/// whichever map runs next. A fresh process per measurement gives every map
+/// the same, clean heap.
+pub fn isolated(
+    request: &str,
+    measure: impl FnOnce(&str) -> serde_json::Value,
+) -> serde_json::Value {
+    if same_process() {
+        return measure(request);
+    }
+    let out = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .env(CHILD_ENV, request)
+        .env(SEED_ENV, seed().to_string())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("spawn the child measurement");
+    assert!(
+        out.status.success(),
+        "child for {request} failed: {}",
+        out.status
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ROW "))
+        .expect("the child prints its row");
+    serde_json::from_str(line).expect("the child's row is JSON")
 }
 
 // ---------------------------------------------------------------- maps ----
