@@ -60,8 +60,11 @@
 //!    closure you pass runs under a lock (they run optimistically and may be
 //!    retried; see [`HashMap::compute`]), so calling the map from inside one,
 //!    or while holding references, cannot deadlock. The only user code that
-//!    runs under a shard lock is the key's `Eq`; an `Eq` that calls back into
-//!    the same map may deadlock.
+//!    runs under a shard lock is the key's `Eq`: an `Eq` may read any map,
+//!    but one that writes to a map (this one or another) panics with a clear
+//!    message instead of risking a deadlock (two threads writing crosswise
+//!    from `Eq` would wait for each other). Keys and values are dropped
+//!    outside every lock.
 //! 3. **Iterators are weakly consistent and exact-once.** An iterator never
 //!    blocks writers and is never blocked by a resize; it yields no key twice,
 //!    every key present for the whole iteration, and no key that was never

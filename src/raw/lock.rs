@@ -1,97 +1,119 @@
-//! The shard writer lock, with re-entry detection.
+//! The shard writer lock, with nested-acquisition detection.
 //!
 //! The only user code evacmap runs while holding a shard lock is the key's
-//! `Eq` (a lookup must compare keys). An `Eq` that calls back into a write on
-//! the same shard would wait forever for a lock its own thread holds. Instead,
-//! the lock remembers which thread holds it, and a thread that finds the lock
-//! taken *by itself* panics with a message naming the mistake.
+//! `Eq` (a lookup must compare keys). An `Eq` that writes to a map (this one
+//! or another) would take a second shard lock while holding the first:
+//! re-entering its own shard waits forever for a lock its own thread holds,
+//! and two threads doing it crosswise wait for each other. evacmap never
+//! takes a shard lock while holding one, so a thread that tries is running
+//! user code under a lock: [`ShardLock::lock`] panics with a message naming
+//! the mistake, on the first such attempt, whether or not it would have
+//! deadlocked this time. Reads stay allowed (they take no lock), and a read
+//! that would help a migration skips the help instead ([`ShardLock::try_lock`]).
 //!
-//! Cost: one thread-local address and two plain stores per acquisition; the
-//! owner is read only when the lock is contended.
+//! Cost: a thread-local counter, incremented and decremented per acquisition.
 //!
 //! The same module remembers the last key this thread wrote ([`note_write`]),
 //! so that an optimistic closure that writes its own key (and so makes its own
 //! commit fail, forever) is reported instead of retried endlessly.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use crate::sync::{Mutex, MutexGuard};
 
 pub(crate) struct ShardLock<T> {
     mutex: Mutex<T>,
-    /// A token of the thread holding the lock (0 when free). Written by the
-    /// holder only; meaningful to a thread only when compared to its own token.
-    owner: AtomicUsize,
 }
 
 /// A held shard lock.
 pub(crate) struct Locked<'a, T> {
     guard: MutexGuard<'a, T>,
-    owner: &'a AtomicUsize,
+    _held: Held,
 }
 
-/// A number unique to the current thread while it lives: the address of a
-/// thread-local. (Loom runs model threads on one OS thread, so detection is
-/// off under loom.)
+/// Counts the shard locks the current thread holds, while it lives.
+///
+/// Loom runs every model thread on one OS thread, so a thread-local would be
+/// shared between model threads: the count is off under loom (the models
+/// never call back from `Eq`).
+struct Held;
+
 #[cfg(not(loom))]
-fn thread_token() -> usize {
-    thread_local!(static TOKEN: u8 = const { 0 });
-    TOKEN.with(|t| t as *const u8 as usize)
+thread_local! {
+    static HELD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-#[cfg(loom)]
-fn thread_token() -> usize {
-    0
+impl Held {
+    /// Whether the current thread holds a shard lock.
+    #[inline]
+    fn any() -> bool {
+        #[cfg(not(loom))]
+        return HELD.with(|h| h.get()) != 0;
+        #[cfg(loom)]
+        return false;
+    }
+
+    #[inline]
+    fn acquire() -> Held {
+        #[cfg(not(loom))]
+        HELD.with(|h| h.set(h.get() + 1));
+        Held
+    }
+}
+
+impl Drop for Held {
+    #[inline]
+    fn drop(&mut self) {
+        #[cfg(not(loom))]
+        HELD.with(|h| h.set(h.get() - 1));
+    }
 }
 
 impl<T> ShardLock<T> {
     pub(crate) fn new(value: T) -> Self {
         ShardLock {
             mutex: Mutex::new(value),
-            owner: AtomicUsize::new(0),
-        }
-    }
-
-    fn held<'a>(&'a self, guard: MutexGuard<'a, T>) -> Locked<'a, T> {
-        self.owner.store(thread_token(), Relaxed);
-        Locked {
-            guard,
-            owner: &self.owner,
         }
     }
 
     /// Takes the lock, waiting if another thread holds it.
     ///
     /// # Panics
-    /// If the current thread already holds it (a key's `Eq` called back into
-    /// the map), instead of deadlocking.
+    /// If the current thread already holds a shard lock (of any map): it is
+    /// running a key's `Eq` that called back into a map to write, which could
+    /// deadlock.
     #[inline]
     pub(crate) fn lock(&self) -> Locked<'_, T> {
-        if let Some(guard) = self.mutex.try_lock() {
-            return self.held(guard);
+        if Held::any() {
+            nested_lock();
         }
-        let me = thread_token();
-        if me != 0 && self.owner.load(Relaxed) == me {
-            panic!(
-                "evacmap: re-entered a shard's writer lock on the thread that holds it; \
-                 a key's `Eq` (the only user code run under a shard lock) must not call back into the map"
-            );
+        Locked {
+            guard: self.mutex.lock(),
+            _held: Held::acquire(),
         }
-        self.held(self.mutex.lock())
     }
 
-    /// Takes the lock only if it is free; never waits.
+    /// Takes the lock only if it is free, never waits; `None` also when the
+    /// current thread already holds a shard lock (nothing nests).
     pub(crate) fn try_lock(&self) -> Option<Locked<'_, T>> {
-        self.mutex.try_lock().map(|guard| self.held(guard))
+        if Held::any() {
+            return None;
+        }
+        self.mutex.try_lock().map(|guard| Locked {
+            guard,
+            _held: Held::acquire(),
+        })
     }
 }
 
-impl<T> Drop for Locked<'_, T> {
-    fn drop(&mut self) {
-        // Before the guard (a field) unlocks: the next holder writes its own token.
-        self.owner.store(0, Relaxed);
-    }
+#[cold]
+#[inline(never)]
+fn nested_lock() -> ! {
+    panic!(
+        "evacmap: a key's `Eq` (the only user code run under a shard lock) called back into \
+         a map to write; that could deadlock, so it panics instead: a key's `Eq` must not \
+         call back into the map to write"
+    )
 }
 
 impl<T> Deref for Locked<'_, T> {

@@ -856,7 +856,8 @@ impl<K, V> Shard<K, V> {
         unsafe { Table::free_chain(root) };
         // Overflow buckets of evacuated buckets not yet retired (a migration
         // was pending): `free_chain` skips them, so they are freed here.
-        if let Some(migration) = self.lock().migration.take() {
+        let migration = self.lock().migration.take();
+        if let Some(migration) = migration {
             for bucket in migration.old_overflow {
                 // SAFETY: unlinked from the live structure by the MOVED mark,
                 // owned by the migration alone, and no reader exists.
@@ -865,8 +866,10 @@ impl<K, V> Shard<K, V> {
         }
         // The map is being dropped, so no reference into it exists (every
         // `Ref` and handle borrows the map): the retire batch can be freed
-        // at once.
-        for entry in std::mem::take(&mut self.lock().retired) {
+        // at once, outside the lock: the values' destructors are user code,
+        // which may write to another map.
+        let retired = std::mem::take(&mut self.lock().retired);
+        for entry in retired {
             // SAFETY: unlinked entries owned by the batch alone.
             drop(unsafe { Box::from_raw(entry) });
         }
