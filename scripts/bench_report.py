@@ -82,8 +82,10 @@ def meta_line(doc):
     la0 = doc.get("loadavg_start", [None])[0]
     la1 = doc.get("loadavg_end", [None])[0]
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(doc.get("unix_time", 0)))
+    preload = doc.get("ld_preload")
+    command = f"LD_PRELOAD={preload} {doc['command']}" if preload else doc["command"]
     return (
-        f"Command: `{doc['command']}` ({when}, git `{doc['machine'].get('git', '?')}`, "
+        f"Command: `{command}` ({when}, git `{doc['machine'].get('git', '?')}`, "
         f"{doc['wall_seconds']:.0f} s; 1-min load average {fmt(la0)} at start, {fmt(la1)} at end)."
     )
 
@@ -383,6 +385,11 @@ def tables(args):
     blocks["single"] = meta_line(docs["single_thread"]) + "\n\n" + text
     text, conc = concurrent_table(docs["concurrent"])
     blocks["concurrent"] = meta_line(docs["concurrent"]) + "\n\n" + text
+    # Optional: the same mixes with every map on mimalloc (see BENCHMARKS.md §2).
+    mimalloc = load(os.path.join(results, "mimalloc"), "concurrent")
+    if mimalloc is not None:
+        text, _ = concurrent_table(mimalloc)
+        blocks["concurrent-mimalloc"] = meta_line(mimalloc) + "\n\n" + text
     text, skew = skew_table(docs["skew"])
     blocks["skew"] = meta_line(docs["skew"]) + "\n\n" + text
     text, pauses = pauses_table(docs["pauses"])

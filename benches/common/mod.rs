@@ -960,6 +960,8 @@ impl Report {
             "quick": quick(),
             "command": command,
             "maps_env": std::env::var("EVACMAP_BENCH_MAPS").unwrap_or_default(),
+            // Every map's allocator: glibc's malloc unless one is preloaded.
+            "ld_preload": std::env::var("LD_PRELOAD").unwrap_or_default(),
             "machine": machine(),
             "unix_time": std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
