@@ -8,7 +8,7 @@
 //! Usage: `instructions <map> <op> <entries> <ops>`; map is one of `std`,
 //! `evacmap`, `evacmap-pin`, `dashmap`, `papaya`, `papaya-pin`, `scc`,
 //! `rwlock-std`; op one of `get_hit`, `get_miss`, `insert`, `remove`,
-//! `update`. Without arguments (as `cargo bench` runs it) it does nothing.
+//! `update`, `iterate` (per entry visited), `readheavy` (98/1/1, timing only). Without arguments (as `cargo bench` runs it) it does nothing.
 
 #[macro_use]
 mod common;
@@ -75,6 +75,8 @@ fn run<M: BenchMap>(op: &str, present: &[u64], absent: &[u64], ops: usize) -> u6
         "insert" => measured(present, ops.min(present.len()), |k| h.insert(k, k) as u64),
         "remove" => measured(present, ops.min(present.len()), |k| h.remove(k) as u64),
         "update" => measured(present, ops, |k| h.update(k) as u64),
+        // Full iterations visiting `ops` entries in all: per entry.
+        "iterate" => measured(&[0], ops.div_ceil(present.len()), |_| map.iterate() as u64),
         "readheavy" => {
             // ReadHeavy's 98/1/1 on a full map: reads uniformly among the
             // present keys, inserts of new keys (from `absent`), removes of

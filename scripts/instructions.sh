@@ -15,6 +15,8 @@ maps=("$@")
 ops=(${OPS:-get_hit get_miss insert remove update})
 entries=${ENTRIES:-10000}
 n=${N:-20000}
+# A fixed hash seed: the same buckets, hence the same counts, on every run.
+export EVACMAP_BENCH_SEED=${EVACMAP_BENCH_SEED:-1}
 cargo bench --bench instructions --no-run --message-format=json 2>/dev/null \
     | python3 -c 'import json,sys
 for l in sys.stdin:

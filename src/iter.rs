@@ -38,6 +38,7 @@ impl<K, V> Scan<K, V> {
 impl<K, V> Scan<K, V> {
     /// The next entry of the current chunk. Valid while the guard that
     /// `refill` used is pinned.
+    #[inline(always)]
     pub(crate) fn pop(&mut self) -> Option<*const Entry<K, V>> {
         let entry = *self.batch.get(self.next)?;
         self.next += 1;
@@ -46,6 +47,11 @@ impl<K, V> Scan<K, V> {
 
     /// Collects the next non-empty chunk under `guard`. False when the whole
     /// map has been scanned.
+    ///
+    /// Out of line: once per chunk, and inlined it would make every
+    /// iterator's `next` (once per entry) save and restore the registers the
+    /// scan needs.
+    #[inline(never)]
     pub(crate) fn refill(&mut self, raw: &RawMap<K, V>, guard: &Guard) -> bool {
         self.batch.clear();
         self.next = 0;
@@ -88,6 +94,7 @@ impl<'a, K, V> Iter<'a, K, V> {
 impl<'a, K, V> Iterator for Iter<'a, K, V> {
     type Item = Ref<'a, K, V>;
 
+    #[inline]
     fn next(&mut self) -> Option<Ref<'a, K, V>> {
         loop {
             if let Some(entry) = self.scan.pop() {
@@ -133,6 +140,7 @@ impl<'a, K, V> Values<'a, K, V> {
 
 impl<'a, K, V> Iterator for Values<'a, K, V> {
     type Item = Ref<'a, K, V>;
+    #[inline]
     fn next(&mut self) -> Option<Ref<'a, K, V>> {
         self.0.next()
     }
@@ -158,6 +166,7 @@ impl<'g, K, V> PinnedIter<'g, K, V> {
 impl<'g, K, V> Iterator for PinnedIter<'g, K, V> {
     type Item = (&'g K, &'g V);
 
+    #[inline]
     fn next(&mut self) -> Option<(&'g K, &'g V)> {
         loop {
             if let Some(entry) = self.scan.pop() {

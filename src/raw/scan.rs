@@ -63,6 +63,12 @@ pub(crate) fn collect_range<K, V>(
     let shard_inserts = &shard.writer().counters.inserts;
     for index in table.index(lo)..=table.index(hi) {
         let bucket = table.bucket(index);
+        let (b_lo, b_hi) = table.range(index);
+        // A bucket's entries all have positions in its range, so only a
+        // bucket that sticks out of `[lo, hi]` (the chunk's first, when the
+        // cursor is inside it, or a coarser one after a shrink) needs the
+        // filter, which reads every entry's hash.
+        let whole = lo <= b_lo && b_hi <= hi;
         loop {
             // Acquire, before the bucket's tags: pairs with the Release bump
             // in `shard::announce_insert`, so the tags read next are no older
@@ -74,17 +80,20 @@ pub(crate) fn collect_range<K, V>(
                 // as long as this table (see `Shard::find`).
                 let next = unsafe { &*table.next() };
                 next.touch();
-                let (b_lo, b_hi) = table.range(index);
                 collect_range(next, lo.max(b_lo), hi.min(b_hi), shard, shard_bits, out);
                 break;
             }
             let mark = out.len();
-            bucket.for_each_entry(tags, |entry| {
-                let pos = entry.hash << shard_bits;
-                if lo <= pos && pos <= hi {
-                    out.push(entry);
-                }
-            });
+            if whole {
+                bucket.for_each_entry(tags, |entry| out.push(entry));
+            } else {
+                bucket.for_each_entry(tags, |entry| {
+                    let pos = entry.hash << shard_bits;
+                    if lo <= pos && pos <= hi {
+                        out.push(entry);
+                    }
+                });
+            }
             // Acquire (after the Acquire loads of the scan): pairs with the
             // Release bump that precedes every insert's publication.
             let count_unchanged = tag::inserts(bucket.tags()) == tag::inserts(tags);
