@@ -142,6 +142,7 @@ where
         guard: &'g Guard,
     ) -> Option<&'g Entry<K, V>> {
         let hash = self.hash(&key);
+        self.raw.prefetch_for_write(hash, guard);
         let new = Unpublished::new(hash, key, value);
         // SAFETY: the entry outlives the call: owned by `new` here until
         // published, then protected by `guard`.

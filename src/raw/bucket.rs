@@ -22,6 +22,7 @@
 use std::ptr;
 
 use super::entry::Entry;
+use super::prefetch;
 #[cfg(test)]
 use super::tag::SlotSet;
 use super::tag::{self, SLOTS};
@@ -279,6 +280,24 @@ impl<K, V> Bucket<K, V> {
                 f(b.slots[index].load(Ordering::Relaxed));
             }
             bucket = b.next.load(Ordering::Relaxed);
+        }
+    }
+
+    /// Starts loading the entries of this (primary) bucket, under the lock:
+    /// evacuation reads each entry's hash, a cache miss per entry in a large
+    /// table, and a step's misses then overlap instead of following one
+    /// another (see `prefetch.rs`). Overflow buckets are left out (rare).
+    #[inline]
+    pub(crate) fn prefetch_entries_locked(&self) {
+        if !prefetch::ENABLED {
+            return;
+        }
+        let tags = self.tags.load(Ordering::Relaxed);
+        if tag::is_moved(tags) {
+            return; // already evacuated (a write's own bucket)
+        }
+        for index in tag::occupied(tags) {
+            prefetch::prefetch(self.slots[index].load(Ordering::Relaxed));
         }
     }
 

@@ -105,6 +105,12 @@ pub(crate) fn advance<K, V>(
     out: &mut Evacuated,
 ) -> bool {
     let end = migration.cursor.saturating_add(budget).min(old.buckets());
+    // First start loading every entry of the step (evacuation reads their
+    // hashes): in a large table each is a cache miss, and this lets them
+    // overlap. Moved buckets' slots are stale but a prefetch cannot fault.
+    for index in migration.cursor..end {
+        old.bucket(index).prefetch_entries_locked();
+    }
     for index in migration.cursor..end {
         evacuate(old, index, new, inserts, shard_bits, migration, out);
     }

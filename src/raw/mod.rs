@@ -52,6 +52,7 @@ pub(crate) mod migrate;
 // Under loom no table is mapped from the OS (loom cannot model mmap).
 #[cfg_attr(loom, allow(dead_code))]
 pub(crate) mod pages;
+pub(crate) mod prefetch;
 pub(crate) mod retire;
 pub(crate) mod scan;
 pub(crate) mod shard;
@@ -148,6 +149,19 @@ impl<K, V> RawMap<K, V> {
             self.help(shard, guard);
         }
         entry
+    }
+
+    /// Starts loading the bucket a write of `hash` will search, so that its
+    /// cache miss overlaps what the write does before taking the lock
+    /// (allocating the entry). A hint only (see `prefetch.rs`).
+    #[inline]
+    pub(crate) fn prefetch_for_write(&self, hash: u64, guard: &Guard) {
+        if !prefetch::ENABLED {
+            return;
+        }
+        if let Some(table) = self.shard(hash).root(guard) {
+            prefetch::prefetch(table.bucket_for(self.pos(hash)));
+        }
     }
 
     /// Out of line: the read path stays small enough to inline.
