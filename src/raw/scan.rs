@@ -35,6 +35,7 @@
 //!   throughout.
 
 use super::entry::Entry;
+use super::prefetch;
 use super::shard::Shard;
 use super::table::Table;
 use super::tag;
@@ -85,7 +86,12 @@ pub(crate) fn collect_range<K, V>(
             }
             let mark = out.len();
             if whole {
-                bucket.for_each_entry(tags, |entry| out.push(entry));
+                bucket.for_each_entry(tags, |entry| {
+                    // The caller reads every entry next, a miss each in a
+                    // large map: start them all now (see `prefetch.rs`).
+                    prefetch::prefetch(entry);
+                    out.push(entry);
+                });
             } else {
                 bucket.for_each_entry(tags, |entry| {
                     let pos = entry.hash << shard_bits;
