@@ -107,7 +107,7 @@ pub(crate) fn advance<K, V>(
     let end = migration.cursor.saturating_add(budget).min(old.buckets());
     // First start loading every entry of the step (evacuation reads their
     // hashes): in a large table each is a cache miss, and this lets them
-    // overlap. Moved buckets' slots are stale but a prefetch cannot fault.
+    // overlap.
     for index in migration.cursor..end {
         old.bucket(index).prefetch_entries_locked();
     }

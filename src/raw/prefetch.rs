@@ -7,8 +7,7 @@
 //! (known from the old buckets, read one after the other by evacuation).
 //!
 //! A hint has no effect on what any load returns, and a prefetch never
-//! faults, whatever the address (a stale slot of an evacuated bucket
-//! included). It compiles to nothing outside x86_64, and under loom and Miri,
+//! faults, whatever the address: no invariant rests on it. It compiles to nothing outside x86_64, and under loom and Miri,
 //! which model memory accesses, not caches.
 
 /// Starts loading the cache line at `ptr` into every cache level.
