@@ -9,7 +9,9 @@
 //! moves the cursor past the chunk. Because a bucket of any table size covers
 //! a contiguous position range, this stays exact when the table grew or
 //! shrank between two chunks: a coarser bucket is filtered by position, a finer
-//! one starts exactly at the cursor.
+//! one starts exactly at the cursor. (Every entry sits in the bucket its
+//! stored hash picks, on insert and on evacuation alike, so only a bucket
+//! that sticks out of the chunk's range needs the per-entry filter.)
 //!
 //! Within a chunk, a bucket marked MOVED is visited in the successor instead
 //! (same position range), a bucket not marked is visited in place; each range
