@@ -19,8 +19,6 @@
 #[macro_use]
 mod common;
 
-use std::cell::UnsafeCell;
-use std::collections::HashMap as StdHashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -48,53 +46,13 @@ impl<M: BenchMap> Single for M {
     }
 }
 
-/// `std::collections::HashMap` with no lock: the floor. Single-threaded use
-/// only (it is not `Sync`); each operation takes a short-lived `&mut`.
-struct StdMap(UnsafeCell<StdHashMap<u64, u64, Hasher>>);
-
-struct StdRef<'a>(&'a StdMap);
-
-impl StdRef<'_> {
-    #[allow(clippy::mut_from_ref)]
-    #[inline(always)]
-    fn m(&self) -> &mut StdHashMap<u64, u64, Hasher> {
-        // SAFETY: one thread, and no reference outlives the call that made it.
-        unsafe { &mut *self.0 .0.get() }
-    }
-}
-
-impl Handle for StdRef<'_> {
-    #[inline]
-    fn get(&self, k: u64) -> Option<u64> {
-        self.m().get(&k).copied()
-    }
-    #[inline]
-    fn insert(&self, k: u64, v: u64) -> bool {
-        self.m().insert(k, v).is_none()
-    }
-    #[inline]
-    fn remove(&self, k: u64) -> bool {
-        self.m().remove(&k).is_some()
-    }
-    #[inline]
-    fn update(&self, k: u64) -> bool {
-        match self.m().get_mut(&k) {
-            Some(v) => {
-                *v += 1;
-                true
-            }
-            None => false,
-        }
-    }
-}
-
 struct Std(StdMap);
 
 impl Single for Std {
     const NAME: &'static str = "std";
     type H<'a> = StdRef<'a>;
     fn empty() -> Self {
-        Std(StdMap(UnsafeCell::new(StdHashMap::with_hasher(hasher()))))
+        Std(StdMap::new())
     }
     fn h(&self) -> StdRef<'_> {
         StdRef(&self.0)

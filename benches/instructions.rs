@@ -5,15 +5,17 @@
 //! and divides the instructions counted inside [`measured`] by the number of
 //! operations.
 //!
-//! Usage: `instructions <map> <op> <entries> <ops>`; map is one of `std`,
-//! `evacmap`, `evacmap-pin`, `dashmap`, `papaya`, `papaya-pin`, `scc`,
-//! `rwlock-std`; op one of `get_hit`, `get_miss`, `insert`, `remove`,
-//! `update`, `iterate` (per entry visited), `readheavy` (98/1/1, timing only). Without arguments (as `cargo bench` runs it) it does nothing.
+//! Usage: `instructions <map> <op> <entries> <ops>`; map is `std` (the
+//! lock-free floor, `common::StdMap`) or any map the other benches know
+//! (`evacmap`, `evacmap-pin`, `dashmap`, `papaya`, `papaya-pin`, `scc`,
+//! `rwlock-std`, ...); op one of `get_hit`, `get_miss`, `insert`, `remove`,
+//! `update`, `iterate` (per entry visited; not for `std`), `readheavy`
+//! (98/1/1, timing only). Without arguments (as `cargo bench` runs it) it
+//! does nothing.
 
 #[macro_use]
 mod common;
 
-use std::collections::HashMap as StdHashMap;
 use std::hint::black_box;
 
 use common::*;
@@ -34,35 +36,27 @@ fn measured(order: &[u64], ops: usize, mut op: impl FnMut(u64) -> u64) -> u64 {
     acc
 }
 
-fn run_std(op: &str, present: &[u64], absent: &[u64], ops: usize) -> u64 {
-    let mut m: StdHashMap<u64, u64, Hasher> = StdHashMap::with_hasher(hasher());
-    if op != "insert" {
-        m.extend(present.iter().map(|&k| (k, k)));
-    }
-    match op {
-        "get_hit" => measured(present, ops, |k| *m.get(&k).unwrap_or(&0)),
-        "get_miss" => measured(absent, ops, |k| m.contains_key(&k) as u64),
-        "insert" => measured(present, ops.min(present.len()), |k| {
-            m.insert(k, k).is_none() as u64
-        }),
-        "remove" => measured(present, ops.min(present.len()), |k| {
-            m.remove(&k).is_some() as u64
-        }),
-        "update" => measured(present, ops, |k| {
-            m.get_mut(&k)
-                .map(|v| {
-                    *v += 1;
-                    *v
-                })
-                .unwrap_or(0)
-        }),
-        _ => panic!("unknown op {op}"),
-    }
+fn run_map<M: BenchMap>(op: &str, present: &[u64], absent: &[u64], ops: usize) -> u64 {
+    let map = M::with_capacity(0);
+    run(
+        map.handle(),
+        Some(&|| map.iterate()),
+        op,
+        present,
+        absent,
+        ops,
+    )
 }
 
-fn run<M: BenchMap>(op: &str, present: &[u64], absent: &[u64], ops: usize) -> u64 {
-    let map = M::with_capacity(0);
-    let mut h = map.handle();
+/// `op` through `h`; `iterate` does one full iteration where the map has one.
+fn run<H: Handle>(
+    mut h: H,
+    iterate: Option<&dyn Fn() -> usize>,
+    op: &str,
+    present: &[u64],
+    absent: &[u64],
+    ops: usize,
+) -> u64 {
     if op != "insert" {
         insert_indexed(&mut h, present.iter().copied());
     }
@@ -76,7 +70,10 @@ fn run<M: BenchMap>(op: &str, present: &[u64], absent: &[u64], ops: usize) -> u6
         "remove" => measured(present, ops.min(present.len()), |k| h.remove(k) as u64),
         "update" => measured(present, ops, |k| h.update(k) as u64),
         // Full iterations visiting `ops` entries in all: per entry.
-        "iterate" => measured(&[0], ops.div_ceil(present.len()), |_| map.iterate() as u64),
+        "iterate" => {
+            let iterate = iterate.expect("this map has no iterate op here");
+            measured(&[0], ops.div_ceil(present.len()), |_| iterate() as u64)
+        }
         "readheavy" => {
             // ReadHeavy's 98/1/1 on a full map: reads uniformly among the
             // present keys, inserts of new keys (from `absent`), removes of
@@ -120,15 +117,12 @@ fn main() {
     shuffle(&mut present, 7);
     let absent = keys(2, entries);
     let acc = match map.as_str() {
-        "std" => run_std(op, &present, &absent, ops),
-        "evacmap" => run::<EvacInc>(op, &present, &absent, ops),
-        "evacmap-pin" => run::<EvacPin>(op, &present, &absent, ops),
-        "dashmap" => run::<Dash>(op, &present, &absent, ops),
-        "papaya" => run::<PapInc>(op, &present, &absent, ops),
-        "papaya-pin" => run::<PapPin>(op, &present, &absent, ops),
-        "scc" => run::<Scc>(op, &present, &absent, ops),
-        "rwlock-std" => run::<RwStd>(op, &present, &absent, ops),
-        other => panic!("unknown map {other}"),
+        "std" => run(StdRef(&StdMap::new()), None, op, &present, &absent, ops),
+        name => dispatch!(
+            name,
+            run_map(op, &present, &absent, ops),
+            panic!("unknown map {name}")
+        ),
     };
     black_box(acc);
 }

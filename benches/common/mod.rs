@@ -289,6 +289,56 @@ pub fn on_threads<M: BenchMap, R: Send>(
     })
 }
 
+// ---- std (single-threaded floor) ----
+
+/// `std::collections::HashMap` with no lock: the floor. Single-threaded use
+/// only (it is not `Sync`); each operation takes a short-lived `&mut`.
+pub struct StdMap(std::cell::UnsafeCell<StdHashMap<u64, u64, Hasher>>);
+
+impl StdMap {
+    pub fn new() -> Self {
+        StdMap(std::cell::UnsafeCell::new(
+            StdHashMap::with_hasher(hasher()),
+        ))
+    }
+}
+
+pub struct StdRef<'a>(pub &'a StdMap);
+
+impl StdRef<'_> {
+    #[allow(clippy::mut_from_ref)]
+    #[inline(always)]
+    fn m(&self) -> &mut StdHashMap<u64, u64, Hasher> {
+        // SAFETY: one thread, and no reference outlives the call that made it.
+        unsafe { &mut *self.0 .0.get() }
+    }
+}
+
+impl Handle for StdRef<'_> {
+    #[inline]
+    fn get(&self, k: u64) -> Option<u64> {
+        self.m().get(&k).copied()
+    }
+    #[inline]
+    fn insert(&self, k: u64, v: u64) -> bool {
+        self.m().insert(k, v).is_none()
+    }
+    #[inline]
+    fn remove(&self, k: u64) -> bool {
+        self.m().remove(&k).is_some()
+    }
+    #[inline]
+    fn update(&self, k: u64) -> bool {
+        match self.m().get_mut(&k) {
+            Some(v) => {
+                *v += 1;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 // ---- evacmap ----
 
 pub type Evac = evacmap::HashMap<u64, u64, Hasher>;
