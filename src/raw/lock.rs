@@ -11,7 +11,7 @@
 //! deadlocked this time. Reads stay allowed (they take no lock), and a read
 //! that would help a migration skips the help instead ([`ShardLock::try_lock`]).
 //!
-//! Cost: a thread-local counter, incremented and decremented per acquisition.
+//! Cost: a thread-local flag, set and cleared per acquisition.
 //!
 //! The same module remembers the last key this thread wrote ([`note_write`]),
 //! so that an optimistic closure that writes its own key (and so makes its own
@@ -31,33 +31,29 @@ pub(crate) struct Locked<'a, T> {
     _held: Held,
 }
 
-/// Counts the shard locks the current thread holds, while it lives.
+/// Marks the current thread as holding a shard lock, while it lives (a
+/// thread holds at most one).
 ///
 /// Loom runs every model thread on one OS thread, so a thread-local would be
-/// shared between model threads: the count is off under loom (the models
+/// shared between model threads: the flag is off under loom (the models
 /// never call back from `Eq`).
 struct Held;
 
 #[cfg(not(loom))]
 thread_local! {
-    static HELD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    static HELD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 impl Held {
-    /// Whether the current thread holds a shard lock.
+    /// Marks this thread as holding a shard lock, or `None` if it already
+    /// holds one (nothing may nest).
     #[inline]
-    fn any() -> bool {
+    fn first() -> Option<Held> {
         #[cfg(not(loom))]
-        return HELD.with(|h| h.get()) != 0;
-        #[cfg(loom)]
-        return false;
-    }
-
-    #[inline]
-    fn acquire() -> Held {
-        #[cfg(not(loom))]
-        HELD.with(|h| h.set(h.get() + 1));
-        Held
+        if HELD.with(|h| h.replace(true)) {
+            return None;
+        }
+        Some(Held)
     }
 }
 
@@ -65,7 +61,7 @@ impl Drop for Held {
     #[inline]
     fn drop(&mut self) {
         #[cfg(not(loom))]
-        HELD.with(|h| h.set(h.get() - 1));
+        HELD.with(|h| h.set(false));
     }
 }
 
@@ -84,24 +80,20 @@ impl<T> ShardLock<T> {
     /// deadlock.
     #[inline]
     pub(crate) fn lock(&self) -> Locked<'_, T> {
-        if Held::any() {
-            nested_lock();
-        }
+        let held = Held::first().unwrap_or_else(|| nested_lock());
         Locked {
             guard: self.mutex.lock(),
-            _held: Held::acquire(),
+            _held: held,
         }
     }
 
     /// Takes the lock only if it is free, never waits; `None` also when the
     /// current thread already holds a shard lock (nothing nests).
     pub(crate) fn try_lock(&self) -> Option<Locked<'_, T>> {
-        if Held::any() {
-            return None;
-        }
-        self.mutex.try_lock().map(|guard| Locked {
-            guard,
-            _held: Held::acquire(),
+        let held = Held::first()?;
+        Some(Locked {
+            guard: self.mutex.try_lock()?,
+            _held: held,
         })
     }
 }
