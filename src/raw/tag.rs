@@ -3,7 +3,7 @@
 //!
 //! Layout of the `u64` (byte 0 is the least significant):
 //!
-//! | bytes 0..SLOTS | bits 48..63 | bit 63 |
+//! | bytes 0..SLOTS | bits 48..62 | bit 63 |
 //! |---|---|---|
 //! | slot tags: `0` = empty, anything else = occupied | primary bucket: inserts into the chain, 15 bits, wrapping | MOVED |
 //!
