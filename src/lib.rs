@@ -118,6 +118,7 @@
 #![deny(missing_docs, missing_debug_implementations, unsafe_op_in_unsafe_fn)]
 
 mod builder;
+pub mod cache;
 mod compute;
 mod iter;
 mod map;

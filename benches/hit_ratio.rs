@@ -1,0 +1,2 @@
+//! Hit-ratio replay over ../shared/traces (to be written).
+fn main() {}

@@ -1,0 +1,4 @@
+//! The bounded concurrent cache.
+
+#[doc(hidden)]
+pub mod policy;
