@@ -90,18 +90,16 @@ impl<K, V> Bucket<K, V> {
     }
 
     /// Reader-side scan of the chain starting at this (primary) bucket, whose
-    /// tag word `first_tags` was already loaded. Returns the entry for `key`.
+    /// tag word `first_tags` was already loaded. Returns the entry `is_it`
+    /// recognises (a key comparison or an identity; called only on entries
+    /// with exactly this hash).
     #[inline]
-    pub(crate) fn find<'g, Q>(
+    pub(crate) fn find_by<'g>(
         &'g self,
         first_tags: u64,
         hash: u64,
-        key: &Q,
-    ) -> Option<&'g Entry<K, V>>
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: Eq + ?Sized,
-    {
+        is_it: impl Fn(&Entry<K, V>) -> bool,
+    ) -> Option<&'g Entry<K, V>> {
         let tag = tag::tag_of(hash);
         let mut bucket = self;
         let mut tags = first_tags;
@@ -113,7 +111,7 @@ impl<K, V> Bucket<K, V> {
                 // entries are retired only after being unlinked, so it is not
                 // freed while the guard lives.
                 if let Some(entry) = unsafe { entry.as_ref() } {
-                    if entry.hash == hash && entry.key.borrow() == key {
+                    if entry.hash == hash && is_it(entry) {
                         return Some(entry);
                     }
                 }
@@ -159,12 +157,13 @@ impl<K, V> Bucket<K, V> {
 
     // ---- writer side: every method below requires the shard lock ----
 
-    /// Finds the slot holding `key` in this chain.
-    pub(crate) fn locate<Q>(&self, hash: u64, key: &Q) -> Option<SlotRef<K, V>>
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: Eq + ?Sized,
-    {
+    /// Finds the slot holding the entry `is_it` recognises (a key comparison
+    /// or an identity; called only on entries with exactly this hash).
+    pub(crate) fn locate_by(
+        &self,
+        hash: u64,
+        is_it: impl Fn(&Entry<K, V>) -> bool,
+    ) -> Option<SlotRef<K, V>> {
         let tag = tag::tag_of(hash);
         let mut prev: *const Bucket<K, V> = ptr::null();
         let mut bucket: *const Bucket<K, V> = self;
@@ -180,7 +179,7 @@ impl<K, V> Bucket<K, V> {
                 let Some(e) = (unsafe { entry.as_ref() }) else {
                     continue;
                 };
-                if e.hash == hash && e.key.borrow() == key {
+                if e.hash == hash && is_it(e) {
                     return Some(SlotRef {
                         bucket,
                         prev,
@@ -381,10 +380,10 @@ mod tests {
             "7th entry needs an overflow bucket"
         );
         for k in (0..SLOTS as u64).chain([100]) {
-            let e = b.find(b.tags(), k, &k).expect("present");
+            let e = b.find_by(b.tags(), k, |e| e.key == k).expect("present");
             assert_eq!(e.value, k * 10);
         }
-        assert!(b.find(b.tags(), 7, &7).is_none());
+        assert!(b.find_by(b.tags(), 7, |e| e.key == 7).is_none());
         free_chain(&b);
     }
 
@@ -394,9 +393,9 @@ mod tests {
         // empty slot above it (0 == 1 ^ 1). Found by the fuzzer.
         let b = Bucket::<u64, u64>::new();
         b.insert(entry(0x100, 1), 0x100);
-        assert!(b.locate(0x200, &2).is_none());
-        assert!(b.find(b.tags(), 0x200, &2).is_none());
-        assert_eq!(b.locate(0x100, &1).unwrap().index, 0);
+        assert!(b.locate_by(0x200, |e| e.key == 2).is_none());
+        assert!(b.find_by(b.tags(), 0x200, |e| e.key == 2).is_none());
+        assert_eq!(b.locate_by(0x100, |e| e.key == 1).unwrap().index, 0);
         free_chain(&b);
     }
 
@@ -406,9 +405,9 @@ mod tests {
         // Same tag (low byte), different hashes and keys.
         b.insert(entry(0x1_05, 1), 0x1_05);
         b.insert(entry(0x2_05, 2), 0x2_05);
-        assert_eq!(b.find(b.tags(), 0x2_05, &2).unwrap().key, 2);
-        assert!(b.find(b.tags(), 0x2_05, &1).is_none());
-        assert!(b.find(b.tags(), 0x3_05, &2).is_none());
+        assert_eq!(b.find_by(b.tags(), 0x2_05, |e| e.key == 2).unwrap().key, 2);
+        assert!(b.find_by(b.tags(), 0x2_05, |e| e.key == 1).is_none());
+        assert!(b.find_by(b.tags(), 0x3_05, |e| e.key == 2).is_none());
         free_chain(&b);
     }
 
@@ -418,7 +417,9 @@ mod tests {
         for k in 0..(SLOTS as u64 + 1) {
             b.insert(entry(k, k), k);
         }
-        let slot = b.locate(SLOTS as u64, &(SLOTS as u64)).unwrap();
+        let slot = b
+            .locate_by(SLOTS as u64, |e| e.key == (SLOTS as u64))
+            .unwrap();
         assert!(
             !slot.prev.is_null(),
             "the 7th key lives in the overflow bucket"
@@ -431,12 +432,12 @@ mod tests {
         unsafe { Bucket::free_overflow(unlinked) };
 
         // A cleared primary slot is reused by the next insert: no tombstone.
-        let slot = b.locate(2, &2).unwrap();
+        let slot = b.locate_by(2, |e| e.key == 2).unwrap();
         assert!(Bucket::clear(&slot).is_none());
         // SAFETY: cleared above, and the test has no readers.
         unsafe { Entry::unpublished_into_parts(slot.entry) };
         assert!(!b.insert(entry(50, 50), 50));
-        assert_eq!(b.locate(50, &50).unwrap().index, 2);
+        assert_eq!(b.locate_by(50, |e| e.key == 50).unwrap().index, 2);
         free_chain(&b);
     }
 }

@@ -142,8 +142,24 @@ impl<K, V> RawMap<K, V> {
         V: Send + 'static,
         Q: Eq + ?Sized,
     {
+        self.get_by(hash, |e| e.key.borrow() == key, guard)
+    }
+
+    /// [`RawMap::get`], recognising the entry with `is_it` (called only on
+    /// entries with exactly this hash) instead of by key.
+    #[inline]
+    pub(crate) fn get_by<'g>(
+        &self,
+        hash: u64,
+        is_it: impl Fn(&Entry<K, V>) -> bool,
+        guard: &'g Guard,
+    ) -> Option<&'g Entry<K, V>>
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
         let shard = self.shard(hash);
-        let (entry, followed) = shard.find(self.pos(hash), hash, key, guard);
+        let (entry, followed) = shard.find(self.pos(hash), hash, is_it, guard);
         if followed {
             // A migration is pending on this shard: help it finish.
             self.help(shard, guard);
@@ -198,8 +214,26 @@ impl<K, V> RawMap<K, V> {
         V: Send + 'static,
         Q: Eq + ?Sized,
     {
+        self.swap_by(guard, hash, |e| e.key.borrow() == key, expect, new)
+    }
+
+    /// [`RawMap::swap`], recognising the key's entry with `is_it` (called
+    /// only on entries with exactly this hash) instead of by key.
+    #[inline]
+    pub(crate) fn swap_by<'g>(
+        &self,
+        guard: &'g Guard,
+        hash: u64,
+        is_it: impl Fn(&Entry<K, V>) -> bool,
+        expect: Expect<K, V>,
+        new: &mut Option<entry::Unpublished<K, V>>,
+    ) -> Result<Option<&'g Entry<K, V>>, Conflict<'g, K, V>>
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
         self.shard(hash)
-            .swap(&self.policy, guard, hash, key, expect, new)
+            .swap(&self.policy, guard, hash, is_it, expect, new)
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -206,17 +206,13 @@ impl<K, V> Shard<K, V> {
     /// Reader-side lookup. Returns the entry and whether the reader had to
     /// follow a MOVED mark (a migration is pending: the caller may help).
     #[inline]
-    pub(crate) fn find<'g, Q>(
+    pub(crate) fn find<'g>(
         &self,
         pos: u64,
         hash: u64,
-        key: &Q,
+        is_it: impl Fn(&Entry<K, V>) -> bool,
         guard: &'g Guard,
-    ) -> (Option<&'g Entry<K, V>>, bool)
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: Eq + ?Sized,
-    {
+    ) -> (Option<&'g Entry<K, V>>, bool) {
         let Some(mut table) = self.root(guard) else {
             return (None, false);
         };
@@ -233,7 +229,7 @@ impl<K, V> Shard<K, V> {
                 followed = true;
                 continue;
             }
-            return (bucket.find(tags, hash, key), followed);
+            return (bucket.find_by(tags, hash, is_it), followed);
         }
     }
 
@@ -251,19 +247,21 @@ impl<K, V> Shard<K, V> {
     /// key's `Eq` panics here, the entry is dropped in the caller's frame,
     /// after this one (whose `key` argument points into it) is gone, and after
     /// the lock is released.
-    pub(crate) fn swap<'g, Q>(
+    ///
+    /// `is_it` recognises the key's entry among those with its hash: a
+    /// comparison of keys (the key's `Eq`, user code) or of entry identity.
+    pub(crate) fn swap<'g>(
         &self,
         policy: &Policy,
         guard: &'g Guard,
         hash: u64,
-        key: &Q,
+        is_it: impl Fn(&Entry<K, V>) -> bool,
         expect: Expect<K, V>,
         new: &mut Option<Unpublished<K, V>>,
     ) -> Result<Option<&'g Entry<K, V>>, Conflict<'g, K, V>>
     where
-        K: std::borrow::Borrow<Q> + Send + 'static,
+        K: Send + 'static,
         V: Send + 'static,
-        Q: Eq + ?Sized,
     {
         let pos = hash << policy.shard_bits;
         let mut after = AfterUnlock::default();
@@ -281,7 +279,7 @@ impl<K, V> Shard<K, V> {
             let bucket = table.bucket_for(pos);
             // The only user code under the lock: `Eq`. Nothing has been
             // mutated for this key yet, so a panic here changes nothing.
-            let found = bucket.locate(hash, key);
+            let found = bucket.locate_by(hash, is_it);
             let current = found.map_or(ptr::null(), |s| s.entry as *const _);
             if let Expect::Is(expected) = expect {
                 if expected != current {
