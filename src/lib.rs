@@ -125,6 +125,7 @@ mod map;
 mod pinned;
 mod raw;
 mod refs;
+mod seam;
 mod stats;
 mod sync;
 

@@ -236,6 +236,56 @@ impl<K, V> RawMap<K, V> {
             .swap(&self.policy, guard, hash, is_it, expect, new)
     }
 
+    /// Collects the entries whose hash is at least `from`, up to the end of
+    /// the root bucket that holds `from`'s position (or of the next
+    /// non-empty one), in no particular order. Returns the hash the next
+    /// call should start from, or `None` once the end of the hash space is
+    /// reached. The map's order is hash order (shards by the high bits,
+    /// buckets by the next ones), so calls from 0 on walk every entry in
+    /// hash order, a bucket at a time; the pointers stay valid while
+    /// `guard` is pinned. Weakly consistent, like iteration (`scan.rs`).
+    pub(crate) fn collect_from(
+        &self,
+        from: u64,
+        guard: &Guard,
+        out: &mut Vec<*const Entry<K, V>>,
+    ) -> Option<u64> {
+        let bits = self.policy.shard_bits;
+        // The shard is the hash's top `bits` bits, the position the rest.
+        let base = |shard: usize| {
+            if bits == 0 {
+                0
+            } else {
+                (shard as u64) << (64 - bits)
+            }
+        };
+        let mut shard = if bits == 0 {
+            0
+        } else {
+            (from >> (64 - bits)) as usize
+        };
+        let mut cursor = from << bits;
+        let start = out.len();
+        while let Some(s) = self.shards.get(shard) {
+            match scan::next_buckets(s, cursor, bits, 1, guard, out) {
+                Some(next) => {
+                    cursor = next;
+                    if out.len() > start {
+                        return Some(base(shard) | (cursor >> bits));
+                    }
+                }
+                None => {
+                    shard += 1;
+                    cursor = 0;
+                    if out.len() > start {
+                        return self.shards.get(shard).map(|_| base(shard));
+                    }
+                }
+            }
+        }
+        None
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.shards
             .iter()

@@ -129,9 +129,23 @@ pub(crate) fn next_chunk<K, V>(
     guard: &Guard,
     out: &mut Vec<*const Entry<K, V>>,
 ) -> Option<u64> {
+    next_buckets(shard, cursor, shard_bits, CHUNK_BUCKETS, guard, out)
+}
+
+/// Collects the entries from `cursor` to the end of the `buckets`-th root
+/// bucket from the one holding it. Returns the cursor just past them, or
+/// `None` when the shard is done.
+pub(crate) fn next_buckets<K, V>(
+    shard: &Shard<K, V>,
+    cursor: u64,
+    shard_bits: u32,
+    buckets: usize,
+    guard: &Guard,
+    out: &mut Vec<*const Entry<K, V>>,
+) -> Option<u64> {
     let root = shard.root(guard)?;
     let first = root.index(cursor);
-    let last = (first + CHUNK_BUCKETS - 1).min(root.buckets() - 1);
+    let last = (first + buckets - 1).min(root.buckets() - 1);
     let (_, hi) = root.range(last);
     collect_range(root, cursor, hi, shard, shard_bits, out);
     hi.checked_add(1)
