@@ -12,6 +12,41 @@
 //!
 //! Not part of the crate's API: public (hidden) only so that the replay tool
 //! can reach it. No semver promise.
+//!
+//! One concept per file: [`engine`](Policy) ties the parts together and
+//! keeps the weight accounting; `small` is the probationary FIFO, `clock`
+//! the hand over main, `ghosts` the recently evicted hashes, `sketch` the
+//! frequency estimates, `duel` the choice between the recency and the
+//! frequency door into main, `climb` the small queue's adaptive share,
+//! `resize` how the hashed tables follow the entry count, and `sim` an in-memory [`Store`] for the replay tool and the tests. The design
+//! and its measurements are in `docs/POLICY.md`.
+
+mod climb;
+mod clock;
+mod duel;
+mod engine;
+mod ghost;
+mod resize;
+mod sim;
+mod sketch;
+mod small;
+#[cfg(test)]
+mod tests;
+
+pub use duel::{Admission, Rule};
+pub use engine::{Policy, PolicyConfig};
+pub use sim::{Order, SimStore};
+
+/// splitmix64's finaliser: a bijection of `u64` that mixes every input bit
+/// into every output bit. The policy derives its own hashes with it (so its
+/// structures don't depend on how well the map's hash mixes), and the
+/// simulated store hashes keys with it.
+#[inline]
+pub fn mix64(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
 
 /// The highest value of an entry's access counter. A hit raises the counter
 /// by one, saturating here (and stores nothing once it is there).
