@@ -1,2 +1,1014 @@
-//! Hit-ratio replay over ../shared/traces (to be written).
-fn main() {}
+//! Hit-ratio replay: the cache's eviction policy (through its simulated
+//! store) and an exact LRU over the traces of `../shared/traces` (the 32
+//! points of its README) and, with `--extra`, over public traces kept
+//! outside the repository plus two synthetic ones. See docs/POLICY.md.
+//!
+//! ```text
+//! cargo bench --bench hit_ratio                  # the 32 points, table + JSON
+//! cargo bench --bench hit_ratio -- --extra       # and the extra traces
+//! cargo bench --bench hit_ratio -- --seeds 1,2,3 # the policy under several hash seeds
+//! cargo bench --bench hit_ratio -- --ablate      # each adaptive part switched off
+//! cargo bench --bench hit_ratio -- --only OLTP,loop
+//! cargo bench --bench hit_ratio -- --dump DIR    # traces as libCacheSim oracleGeneral files
+//! ```
+//!
+//! Replay: single thread, demand fill (`if !get(k) { insert(k) }`), weight
+//! 1, hit ratio = hits / requests. `EVACMAP_TRACES` overrides the trace
+//! folder, `EVACMAP_EXTRA_TRACES` the extra one (default /tmp/traces-extra).
+//!
+//! More contenders (the concurrent cache, moka, quick_cache, a Mutex<lru>)
+//! plug in through [`Contender`] and [`contenders`].
+
+use evacmap::cache::policy::{Admission, Order, PolicyConfig, SimStore};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+// ---------------------------------------------------------------- contenders
+
+/// A cache replayed over a trace.
+trait Contender: Send {
+    /// A request for `key` with demand fill: true on a hit; on a miss the
+    /// contender inserts the key (weight 1).
+    fn request(&mut self, key: u64) -> bool;
+}
+
+/// evacmap's policy over the simulated store.
+struct Policy(SimStore);
+
+impl Contender for Policy {
+    fn request(&mut self, key: u64) -> bool {
+        let hit = self.0.get(key);
+        if !hit {
+            self.0.insert(key, 1);
+        }
+        hit
+    }
+}
+
+/// Exact LRU: a hash map into a doubly linked list kept in vectors.
+struct Lru {
+    capacity: usize,
+    slot: HashMap<u64, u32>,
+    keys: Vec<u64>,
+    prev: Vec<u32>,
+    next: Vec<u32>,
+    head: u32, // most recent
+    tail: u32, // least recent
+}
+
+const NIL: u32 = u32::MAX;
+
+impl Lru {
+    fn new(capacity: usize) -> Self {
+        Lru {
+            capacity,
+            slot: HashMap::with_capacity(capacity + 1),
+            keys: Vec::with_capacity(capacity),
+            prev: Vec::with_capacity(capacity),
+            next: Vec::with_capacity(capacity),
+            head: NIL,
+            tail: NIL,
+        }
+    }
+
+    fn unlink(&mut self, s: u32) {
+        let (p, n) = (self.prev[s as usize], self.next[s as usize]);
+        match p {
+            NIL => self.head = n,
+            p => self.next[p as usize] = n,
+        }
+        match n {
+            NIL => self.tail = p,
+            n => self.prev[n as usize] = p,
+        }
+    }
+
+    fn push_front(&mut self, s: u32) {
+        self.prev[s as usize] = NIL;
+        self.next[s as usize] = self.head;
+        match self.head {
+            NIL => self.tail = s,
+            h => self.prev[h as usize] = s,
+        }
+        self.head = s;
+    }
+}
+
+impl Contender for Lru {
+    fn request(&mut self, key: u64) -> bool {
+        if let Some(&s) = self.slot.get(&key) {
+            self.unlink(s);
+            self.push_front(s);
+            return true;
+        }
+        if self.capacity == 0 {
+            return false;
+        }
+        let s = if self.slot.len() < self.capacity {
+            self.keys.push(key);
+            self.prev.push(NIL);
+            self.next.push(NIL);
+            (self.keys.len() - 1) as u32
+        } else {
+            let s = self.tail;
+            self.unlink(s);
+            self.slot.remove(&self.keys[s as usize]);
+            self.keys[s as usize] = key;
+            s
+        };
+        self.slot.insert(key, s);
+        self.push_front(s);
+        false
+    }
+}
+
+/// A named way to build a contender for a capacity.
+#[derive(Clone)]
+struct Kind {
+    name: String,
+    build: Arc<dyn Fn(u64) -> Box<dyn Contender> + Send + Sync>,
+}
+
+fn kind(name: &str, build: impl Fn(u64) -> Box<dyn Contender> + Send + Sync + 'static) -> Kind {
+    Kind {
+        name: name.to_string(),
+        build: Arc::new(build),
+    }
+}
+
+/// The policy with `config` (capacity filled in per point), walked in `order`.
+fn policy_kind(name: &str, config: PolicyConfig, order: Order) -> Kind {
+    kind(name, move |capacity| {
+        Box::new(Policy(SimStore::with_order(
+            PolicyConfig {
+                max_weight: capacity,
+                ..config
+            },
+            order,
+        )))
+    })
+}
+
+/// The default contenders: the policy and LRU. (Add the concurrent cache and
+/// the peers here.)
+fn contenders(seed: u64) -> Vec<Kind> {
+    vec![
+        policy_kind(
+            "evacmap",
+            PolicyConfig {
+                seed,
+                ..PolicyConfig::new(0)
+            },
+            Order::Hash,
+        ),
+        kind("LRU", |capacity| Box::new(Lru::new(capacity as usize))),
+    ]
+}
+
+/// The ablation variants: the default, then each adaptive part switched off,
+/// then the main region walked in insertion order instead of hash order.
+fn ablations(seed: u64) -> Vec<Kind> {
+    let base = PolicyConfig {
+        seed,
+        ..PolicyConfig::new(0)
+    };
+    let variants = [
+        ("default", base, Order::Hash),
+        (
+            "recency door only (S3-FIFO)",
+            PolicyConfig {
+                admission: Admission::Recency,
+                ..base
+            },
+            Order::Hash,
+        ),
+        (
+            "frequency door only (TinyLFU)",
+            PolicyConfig {
+                admission: Admission::Frequency,
+                ..base
+            },
+            Order::Hash,
+        ),
+        (
+            "no hill climbing (small 10%)",
+            PolicyConfig {
+                climb: false,
+                ..base
+            },
+            Order::Hash,
+        ),
+        (
+            "no ghosts",
+            PolicyConfig {
+                ghosts: false,
+                ..base
+            },
+            Order::Hash,
+        ),
+        (
+            "sweep does not feed the sketch",
+            PolicyConfig {
+                sweep_feeds_sketch: false,
+                ..base
+            },
+            Order::Hash,
+        ),
+        (
+            "no random admission",
+            PolicyConfig {
+                random_admission: false,
+                ..base
+            },
+            Order::Hash,
+        ),
+        (
+            "insertion-order main (not the cache)",
+            base,
+            Order::Insertion,
+        ),
+        (
+            "S3-FIFO, insertion order",
+            PolicyConfig {
+                admission: Admission::Recency,
+                climb: false,
+                ..base
+            },
+            Order::Insertion,
+        ),
+        (
+            "S3-FIFO, hash order",
+            PolicyConfig {
+                admission: Admission::Recency,
+                climb: false,
+                ..base
+            },
+            Order::Hash,
+        ),
+    ];
+    variants
+        .into_iter()
+        .map(|(name, config, order)| policy_kind(name, config, order))
+        .collect()
+}
+
+// -------------------------------------------------------------------- traces
+
+/// How a trace file is laid out.
+#[derive(Clone, Copy, Debug)]
+enum Format {
+    /// ARC: text `start len ignored reqno`, expanding to keys start..start+len.
+    Arc,
+    /// LIRS: text, one integer key a line; `*` is no request.
+    Lirs,
+    /// Big-endian binary integers of 4 or 8 bytes, one per request.
+    Be4,
+    Be8,
+    /// Text `op 0xADDRESS ...`: the hexadecimal address is the key.
+    Address,
+    /// Text `time key size`: the second column is the key.
+    Second,
+    /// Generated here (see [`synthetic`]).
+    Synthetic,
+}
+
+fn read_all(path: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .read_to_end(&mut bytes)
+        .unwrap();
+    bytes
+}
+
+fn load(path: &Path, format: Format) -> Vec<u64> {
+    let mut keys = Vec::new();
+    let text_lines = |f: &mut dyn FnMut(&str)| {
+        let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for line in BufReader::new(file).lines() {
+            f(line.unwrap().trim());
+        }
+    };
+    match format {
+        Format::Arc => text_lines(&mut |line| {
+            let mut fields = line.split_ascii_whitespace();
+            let (Some(start), Some(len)) = (fields.next(), fields.next()) else {
+                return;
+            };
+            let (start, len): (u64, u64) = (start.parse().unwrap(), len.parse().unwrap());
+            keys.extend(start..start + len);
+        }),
+        Format::Lirs => text_lines(&mut |line| {
+            if !line.is_empty() && line != "*" {
+                keys.push(line.parse().unwrap());
+            }
+        }),
+        Format::Address => text_lines(&mut |line| {
+            if let Some(addr) = line.split(' ').nth(1) {
+                keys.push(u64::from_str_radix(addr.trim_start_matches("0x"), 16).unwrap());
+            }
+        }),
+        Format::Second => text_lines(&mut |line| {
+            if let Some(key) = line.split(' ').nth(1) {
+                keys.push(key.parse().unwrap());
+            }
+        }),
+        Format::Be4 => keys.extend(
+            read_all(path)
+                .chunks_exact(4)
+                .map(|c| u64::from(u32::from_be_bytes(c.try_into().unwrap()))),
+        ),
+        Format::Be8 => keys.extend(
+            read_all(path)
+                .chunks_exact(8)
+                .map(|c| u64::from_be_bytes(c.try_into().unwrap())),
+        ),
+        Format::Synthetic => keys = synthetic(path.file_name().unwrap().to_str().unwrap()),
+    }
+    keys
+}
+
+/// Deterministic synthetic traces.
+/// - `scan_hot`: a hot set of 500 keys (uniform) for 5,000 requests, then a
+///   scan of 5,000 keys along a 30,000-key cycle, alternating 60 times.
+/// - `shifting_hot`: phases of 20,000 requests over a hot set of 1,000 keys
+///   (skewed: key i drawn with weight ~ 1/(i+1)), the set changing every
+///   phase and coming back every 4 phases, with a one-shot key every 4th
+///   request.
+fn synthetic(name: &str) -> Vec<u64> {
+    let mut state = 0x1234_5678_u64;
+    let mut rand = move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        evacmap::cache::policy::mix64(state)
+    };
+    let mut keys = Vec::new();
+    match name {
+        "scan_hot" => {
+            let mut scan = 0;
+            for _ in 0..60 {
+                keys.extend((0..5000).map(|_| rand() % 500));
+                for _ in 0..5000 {
+                    keys.push(1_000_000 + scan % 30_000);
+                    scan += 1;
+                }
+            }
+        }
+        "shifting_hot" => {
+            let mut fresh = 10_000_000;
+            for phase in 0..40u64 {
+                let base = (phase % 4) * 100_000;
+                for i in 0..20_000u64 {
+                    if i % 4 == 3 {
+                        fresh += 1;
+                        keys.push(fresh);
+                    } else {
+                        // 1/(i+1) weights by inversion: i = e^(u ln 1000) - 1
+                        let u = (rand() >> 11) as f64 / (1u64 << 53) as f64;
+                        keys.push(base + ((1000f64).powf(u) as u64 - 1).min(999));
+                    }
+                }
+            }
+        }
+        _ => panic!("unknown synthetic trace {name}"),
+    }
+    keys
+}
+
+// -------------------------------------------------------------------- points
+
+/// The README's reference hit ratios at a point (%).
+#[derive(Clone, Copy)]
+struct Reference {
+    optimum: f64,
+    lru: f64,
+    moka: Option<f64>,
+    quick_cache: Option<f64>,
+    best: &'static str,
+    best_hit: f64,
+}
+
+/// A trace at one capacity.
+#[derive(Clone)]
+struct Point {
+    set: &'static str,
+    trace: &'static str,
+    capacity: u64,
+    reference: Option<Reference>,
+}
+
+/// Trace file names and formats (`dir` is `traces` or `extra`).
+struct TraceFile {
+    name: &'static str,
+    extra: bool,
+    file: &'static str,
+    format: Format,
+}
+
+const TRACE_FILES: &[TraceFile] = &[
+    TraceFile {
+        name: "OLTP",
+        extra: false,
+        file: "OLTP.lis",
+        format: Format::Arc,
+    },
+    TraceFile {
+        name: "P3",
+        extra: false,
+        file: "P3.lis",
+        format: Format::Arc,
+    },
+    TraceFile {
+        name: "P6",
+        extra: false,
+        file: "P6.lis",
+        format: Format::Arc,
+    },
+    TraceFile {
+        name: "loop",
+        extra: false,
+        file: "loop.trace",
+        format: Format::Lirs,
+    },
+    TraceFile {
+        name: "zigzag",
+        extra: false,
+        file: "zigzag.trace",
+        format: Format::Lirs,
+    },
+    TraceFile {
+        name: "sprite",
+        extra: false,
+        file: "sprite.trace",
+        format: Format::Lirs,
+    },
+    TraceFile {
+        name: "multi2",
+        extra: false,
+        file: "multi2.trace",
+        format: Format::Lirs,
+    },
+    TraceFile {
+        name: "gli",
+        extra: false,
+        file: "gli.trace",
+        format: Format::Lirs,
+    },
+    TraceFile {
+        name: "2_pools",
+        extra: false,
+        file: "2_pools.trace",
+        format: Format::Lirs,
+    },
+    // Extra traces: github.com/moka-rs/cache-trace (arc/) and the Caffeine
+    // simulator's resources (github.com/ben-manes/caffeine,
+    // simulator/src/main/resources/.../simulator/parser/), decompressed.
+    TraceFile {
+        name: "P2",
+        extra: true,
+        file: "P2.lis",
+        format: Format::Arc,
+    },
+    TraceFile {
+        name: "P12",
+        extra: true,
+        file: "P12.lis",
+        format: Format::Arc,
+    },
+    TraceFile {
+        name: "cs",
+        extra: true,
+        file: "lirs_cs.trace",
+        format: Format::Lirs,
+    },
+    TraceFile {
+        name: "ps",
+        extra: true,
+        file: "lirs_ps.trace",
+        format: Format::Lirs,
+    },
+    TraceFile {
+        name: "cpp",
+        extra: true,
+        file: "lirs_cpp.trace",
+        format: Format::Lirs,
+    },
+    TraceFile {
+        name: "multi1",
+        extra: true,
+        file: "lirs_multi1.trace",
+        format: Format::Lirs,
+    },
+    TraceFile {
+        name: "multi3",
+        extra: true,
+        file: "lirs_multi3.trace",
+        format: Format::Lirs,
+    },
+    TraceFile {
+        name: "scan",
+        extra: true,
+        file: "lirs_scan.trace",
+        format: Format::Lirs,
+    },
+    TraceFile {
+        name: "backf",
+        extra: true,
+        file: "lirs_backf.trace",
+        format: Format::Lirs,
+    },
+    TraceFile {
+        name: "web07",
+        extra: true,
+        file: "cache2k_web07.trace",
+        format: Format::Be4,
+    },
+    TraceFile {
+        name: "web12",
+        extra: true,
+        file: "cache2k_web12.trace",
+        format: Format::Be4,
+    },
+    TraceFile {
+        name: "orm-busy",
+        extra: true,
+        file: "cache2k_orm-busy.trace",
+        format: Format::Be4,
+    },
+    TraceFile {
+        name: "orm-night",
+        extra: true,
+        file: "cache2k_orm-night.trace",
+        format: Format::Be4,
+    },
+    TraceFile {
+        name: "w106",
+        extra: true,
+        file: "cloud_physics_w106.trace",
+        format: Format::Be4,
+    },
+    TraceFile {
+        name: "corda",
+        extra: true,
+        file: "corda_trace_vaultservice",
+        format: Format::Be8,
+    },
+    TraceFile {
+        name: "scarab",
+        extra: true,
+        file: "scarab_scarab-recs.trace",
+        format: Format::Be8,
+    },
+    TraceFile {
+        name: "gcc",
+        extra: true,
+        file: "address_gcc.trace",
+        format: Format::Address,
+    },
+    TraceFile {
+        name: "swim",
+        extra: true,
+        file: "address_swim.trace",
+        format: Format::Address,
+    },
+    TraceFile {
+        name: "adapt_size",
+        extra: true,
+        file: "adapt_size_request.trace",
+        format: Format::Second,
+    },
+    TraceFile {
+        name: "scan_hot",
+        extra: true,
+        file: "scan_hot",
+        format: Format::Synthetic,
+    },
+    TraceFile {
+        name: "shifting_hot",
+        extra: true,
+        file: "shifting_hot",
+        format: Format::Synthetic,
+    },
+];
+
+/// The 32 points of ../shared/traces/README.md with its reference columns:
+/// (trace, capacity, optimum, LRU, moka 0.12, quick_cache 0.7, best online, its hit %).
+#[rustfmt::skip]
+const README_POINTS: &[(&str, u64, f64, f64, f64, f64, &str, f64)] = &[
+    ("OLTP", 256, 38.75, 16.69, 23.05, 19.46, "foyer W-TinyLFU", 23.52),
+    ("OLTP", 512, 46.69, 23.69, 29.94, 27.56, "S3-FIFO", 32.73),
+    ("OLTP", 1000, 53.62, 32.83, 35.77, 35.23, "S3-FIFO", 40.86),
+    ("OLTP", 2000, 60.40, 42.47, 41.29, 43.77, "S3-FIFO", 47.03),
+    ("P3", 20000, 21.95, 2.28, 11.60, 8.37, "mini-moka (TinyLFU)", 11.80),
+    ("P3", 160000, 70.83, 51.58, 50.74, 53.80, "ARC", 55.73),
+    ("P6", 20000, 25.60, 2.05, 16.96, 9.75, "mini-moka (TinyLFU)", 16.97),
+    ("P6", 160000, 90.34, 83.27, 80.04, 84.39, "S3-FIFO", 84.86),
+    ("loop", 256, 25.27, 0.00, 24.82, 24.48, "mini-moka (TinyLFU)", 25.23),
+    ("loop", 512, 50.54, 0.00, 50.52, 48.96, "moka (TinyLFU)", 50.52),
+    ("loop", 768, 75.81, 0.00, 75.78, 52.90, "moka (TinyLFU)", 75.78),
+    ("loop", 1024, 99.80, 99.80, 99.80, 97.14, "ARC", 99.80),
+    ("zigzag", 128, 6.15, 6.11, 2.88, 2.88, "LRU", 6.11),
+    ("zigzag", 256, 12.31, 12.26, 11.76, 5.82, "LRU", 12.26),
+    ("zigzag", 512, 24.61, 24.57, 24.59, 11.97, "moka (TinyLFU)", 24.59),
+    ("zigzag", 768, 36.92, 36.87, 35.67, 18.12, "LRU", 36.87),
+    ("sprite", 128, 57.31, 27.37, 39.78, 35.78, "moka (TinyLFU)", 39.78),
+    ("sprite", 256, 75.07, 49.90, 57.80, 55.14, "moka (TinyLFU)", 57.80),
+    ("sprite", 512, 88.20, 78.94, 76.01, 76.91, "S3-FIFO", 79.37),
+    ("sprite", 768, 91.95, 87.82, 81.36, 84.99, "LRU", 87.82),
+    ("multi2", 128, 37.97, 9.60, 30.93, 20.71, "moka (TinyLFU)", 30.93),
+    ("multi2", 256, 47.02, 24.54, 38.90, 34.21, "moka (TinyLFU)", 38.90),
+    ("multi2", 512, 53.85, 36.37, 50.63, 46.73, "moka (TinyLFU)", 50.63),
+    ("multi2", 768, 58.63, 38.77, 54.21, 54.52, "LIRS", 54.90),
+    ("gli", 250, 17.71, 0.91, 11.69, 16.04, "quick_cache", 16.04),
+    ("gli", 500, 34.33, 0.95, 26.55, 31.94, "LIRS", 33.22),
+    ("gli", 1000, 53.15, 11.21, 44.82, 48.28, "LIRS", 50.72),
+    ("gli", 2000, 57.96, 57.41, 57.96, 57.52, "LIRS", 57.96),
+    ("2_pools", 128, 53.27, 26.86, 49.94, 49.95, "LIRS", 49.97),
+    ("2_pools", 256, 58.09, 42.18, 50.76, 50.66, "moka (TinyLFU)", 50.76),
+    ("2_pools", 512, 63.02, 51.22, 52.01, 52.00, "mini-moka (TinyLFU)", 52.04),
+    ("2_pools", 768, 66.23, 53.21, 53.24, 53.30, "quick_cache", 53.30),
+];
+
+/// Extra points with best-online references measured here (libCacheSim 0.3.5
+/// over the same key streams, see docs/POLICY.md): (trace, capacity,
+/// optimum, LRU, best online, its hit %).
+#[rustfmt::skip]
+const EXTRA_POINTS: &[(&str, u64, f64, f64, &str, f64)] = &[];
+
+fn points() -> Vec<Point> {
+    let mut out: Vec<Point> = README_POINTS
+        .iter()
+        .map(
+            |&(trace, capacity, optimum, lru, moka, qc, best, best_hit)| Point {
+                set: "readme",
+                trace,
+                capacity,
+                reference: Some(Reference {
+                    optimum,
+                    lru,
+                    moka: Some(moka),
+                    quick_cache: Some(qc),
+                    best,
+                    best_hit,
+                }),
+            },
+        )
+        .collect();
+    out.extend(
+        EXTRA_POINTS
+            .iter()
+            .map(|&(trace, capacity, optimum, lru, best, best_hit)| Point {
+                set: "extra",
+                trace,
+                capacity,
+                reference: Some(Reference {
+                    optimum,
+                    lru,
+                    moka: None,
+                    quick_cache: None,
+                    best,
+                    best_hit,
+                }),
+            }),
+    );
+    out
+}
+
+/// Capacities for the extra traces that have no reference yet (with
+/// `--extra-caps`): several per trace from small to large.
+fn default_capacities(distinct: usize) -> Vec<u64> {
+    [0.005, 0.02, 0.05, 0.1, 0.2]
+        .iter()
+        .map(|f| ((distinct as f64 * f) as u64).max(64))
+        .collect()
+}
+
+// ----------------------------------------------------------------- the run
+
+struct Options {
+    traces: PathBuf,
+    extra_dir: PathBuf,
+    extra: bool,
+    readme: bool,
+    only: Option<Vec<String>>,
+    seeds: Vec<u64>,
+    ablate: bool,
+    threads: usize,
+    json: Option<PathBuf>,
+    dump: Option<PathBuf>,
+    new_points: bool,
+}
+
+fn options() -> Options {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut o = Options {
+        traces: std::env::var_os("EVACMAP_TRACES")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("../shared/traces")),
+        extra_dir: std::env::var_os("EVACMAP_EXTRA_TRACES")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/tmp/traces-extra")),
+        extra: false,
+        readme: true,
+        only: None,
+        seeds: vec![0x9e37_79b9_7f4a_7c15],
+        ablate: false,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        json: Some(root.join("benches/results/hit_ratio.json")),
+        dump: None,
+        new_points: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
+        match arg.as_str() {
+            "--bench" => {}
+            "--extra" => o.extra = true,
+            "--extra-only" => (o.extra, o.readme) = (true, false),
+            "--new-points" => (o.extra, o.readme, o.new_points) = (true, false, true),
+            "--only" => o.only = Some(value().split(',').map(str::to_string).collect()),
+            "--seeds" => o.seeds = value().split(',').map(|s| s.parse().unwrap()).collect(),
+            "--ablate" => o.ablate = true,
+            "--threads" => o.threads = value().parse().unwrap(),
+            "--json" => o.json = Some(value().into()),
+            "--no-json" => o.json = None,
+            "--dump" => o.dump = Some(value().into()),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    o
+}
+
+/// Loads each trace once.
+struct Traces {
+    loaded: Mutex<HashMap<&'static str, Arc<Vec<u64>>>>,
+    dir: PathBuf,
+    extra_dir: PathBuf,
+}
+
+impl Traces {
+    fn get(&self, name: &str) -> Arc<Vec<u64>> {
+        let file = TRACE_FILES
+            .iter()
+            .find(|t| t.name == name)
+            .expect("known trace");
+        if let Some(keys) = self.loaded.lock().unwrap().get(file.name) {
+            return keys.clone();
+        }
+        let dir = if file.extra {
+            &self.extra_dir
+        } else {
+            &self.dir
+        };
+        let keys = Arc::new(load(&dir.join(file.file), file.format));
+        self.loaded.lock().unwrap().insert(file.name, keys.clone());
+        keys
+    }
+}
+
+/// Hit ratio (%) of a fresh contender over `keys`.
+fn replay(kind: &Kind, capacity: u64, keys: &[u64]) -> f64 {
+    let mut c = (kind.build)(capacity);
+    let hits = keys.iter().filter(|&&k| c.request(k)).count();
+    100.0 * hits as f64 / keys.len().max(1) as f64
+}
+
+/// Runs every (point, kind) pair on `threads` threads; results[point][kind].
+fn run_all(points: &[Point], kinds: &[Kind], traces: &Traces, threads: usize) -> Vec<Vec<f64>> {
+    let mut jobs: Vec<(usize, usize)> = (0..points.len())
+        .flat_map(|p| (0..kinds.len()).map(move |k| (p, k)))
+        .collect();
+    // Longest traces first, so the tail of the run stays parallel.
+    let len = |p: &Point| traces.get(p.trace).len();
+    jobs.sort_by_key(|&(p, _)| std::cmp::Reverse(len(&points[p])));
+    let results = Mutex::new(vec![vec![f64::NAN; kinds.len()]; points.len()]);
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(p, k)) = jobs.get(i) else { break };
+                let keys = traces.get(points[p].trace);
+                let hit = replay(&kinds[k], points[p].capacity, &keys);
+                results.lock().unwrap()[p][k] = hit;
+            });
+        }
+    });
+    results.into_inner().unwrap()
+}
+
+/// Mean and worst shortfall of column `k` against the points' best online.
+fn shortfalls(points: &[Point], results: &[Vec<f64>], k: usize) -> (f64, f64, String) {
+    let mut sum = 0.0;
+    let mut worst = (f64::NEG_INFINITY, String::new());
+    let mut n = 0;
+    for (p, r) in points.iter().zip(results) {
+        let Some(reference) = p.reference else {
+            continue;
+        };
+        let s = reference.best_hit - r[k];
+        sum += s;
+        n += 1;
+        if s > worst.0 {
+            worst = (s, format!("{}@{}", p.trace, p.capacity));
+        }
+    }
+    (sum / n.max(1) as f64, worst.0, worst.1)
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.2}"))
+}
+
+/// The main table: every point with the policy, LRU and the references.
+fn table(points: &[Point], kinds: &[Kind], results: &[Vec<f64>]) -> String {
+    let mut out = String::new();
+    let mut header = "| trace@capacity |".to_string();
+    for k in kinds {
+        write!(header, " {} |", k.name).unwrap();
+    }
+    header += " optimum | README LRU | moka 0.12 | quick_cache 0.7 | best online | its hit % | shortfall |";
+    writeln!(out, "{header}").unwrap();
+    writeln!(out, "|{}", "---|".repeat(kinds.len() + 8)).unwrap();
+    for (p, r) in points.iter().zip(results) {
+        write!(out, "| {}@{} |", p.trace, p.capacity).unwrap();
+        for v in r {
+            write!(out, " {v:.2} |").unwrap();
+        }
+        match p.reference {
+            Some(x) => writeln!(
+                out,
+                " {:.2} | {:.2} | {} | {} | {} | {:.2} | {:+.2} |",
+                x.optimum,
+                x.lru,
+                fmt_opt(x.moka),
+                fmt_opt(x.quick_cache),
+                x.best,
+                x.best_hit,
+                x.best_hit - r[0]
+            ),
+            None => writeln!(out, " - | - | - | - | - | - | - |"),
+        }
+        .unwrap();
+    }
+    out
+}
+
+fn summary(points: &[Point], kinds: &[Kind], results: &[Vec<f64>], label: &str) -> String {
+    let mut out = format!("\nShortfall against the best online policy, {label}:\n");
+    for (k, kind) in kinds.iter().enumerate() {
+        let (mean, worst, at) = shortfalls(points, results, k);
+        writeln!(
+            out,
+            "  {:<40} mean {mean:5.2}  worst {worst:6.2} ({at})",
+            kind.name
+        )
+        .unwrap();
+    }
+    out
+}
+
+/// Exact-LRU check against the README's LRU column: a replay bug shows here.
+fn check_lru(points: &[Point], kinds: &[Kind], results: &[Vec<f64>]) {
+    let Some(k) = kinds.iter().position(|k| k.name == "LRU") else {
+        return;
+    };
+    for (p, r) in points.iter().zip(results) {
+        if let Some(reference) = p.reference {
+            let diff = (r[k] - reference.lru).abs();
+            assert!(
+                diff < 0.006,
+                "LRU at {}@{} is {:.2}, the reference says {:.2}: replay bug",
+                p.trace,
+                p.capacity,
+                r[k],
+                reference.lru
+            );
+        }
+    }
+}
+
+/// Writes the trace as a libCacheSim oracleGeneral file (u32 time, u64 id,
+/// u32 size, i64 next access or -1), for the reference policies.
+fn dump(keys: &[u64], path: &Path) {
+    let mut next = vec![-1i64; keys.len()];
+    let mut seen: HashMap<u64, usize> = HashMap::new();
+    for (i, &k) in keys.iter().enumerate().rev() {
+        if let Some(j) = seen.insert(k, i) {
+            next[i] = j as i64;
+        }
+    }
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    for (i, &k) in keys.iter().enumerate() {
+        out.write_all(&(i as u32).to_le_bytes()).unwrap();
+        out.write_all(&k.to_le_bytes()).unwrap();
+        out.write_all(&1u32.to_le_bytes()).unwrap();
+        out.write_all(&next[i].to_le_bytes()).unwrap();
+    }
+}
+
+fn main() {
+    let o = options();
+    let traces = Traces {
+        loaded: Mutex::new(HashMap::new()),
+        dir: o.traces.clone(),
+        extra_dir: o.extra_dir.clone(),
+    };
+    let wanted = |name: &str| {
+        o.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|n| n == name))
+    };
+
+    if let Some(dir) = &o.dump {
+        std::fs::create_dir_all(dir).unwrap();
+        for t in TRACE_FILES
+            .iter()
+            .filter(|t| wanted(t.name) && (o.extra || !t.extra))
+        {
+            let keys = traces.get(t.name);
+            let distinct = keys.iter().collect::<std::collections::HashSet<_>>().len();
+            dump(&keys, &dir.join(format!("{}.oracleGeneral", t.name)));
+            println!("{} {} requests {} distinct", t.name, keys.len(), distinct);
+        }
+        return;
+    }
+
+    let mut points: Vec<Point> = points()
+        .into_iter()
+        .filter(|p| {
+            wanted(p.trace) && ((o.readme && p.set == "readme") || (o.extra && p.set == "extra"))
+        })
+        .collect();
+    if o.new_points {
+        // Extra traces at default capacities, without references.
+        points.clear();
+        for t in TRACE_FILES.iter().filter(|t| t.extra && wanted(t.name)) {
+            let keys = traces.get(t.name);
+            let distinct = keys.iter().collect::<std::collections::HashSet<_>>().len();
+            for capacity in default_capacities(distinct) {
+                points.push(Point {
+                    set: "extra",
+                    trace: t.name,
+                    capacity,
+                    reference: None,
+                });
+            }
+        }
+    }
+
+    let mut report = String::new();
+    let mut json_runs = Vec::new();
+    for &seed in &o.seeds {
+        let kinds = if o.ablate {
+            ablations(seed)
+        } else {
+            contenders(seed)
+        };
+        let results = run_all(&points, &kinds, &traces, o.threads);
+        check_lru(&points, &kinds, &results);
+        writeln!(report, "\n## hash seed {seed:#x}\n").unwrap();
+        report += &table(&points, &kinds, &results);
+        for set in ["readme", "extra"] {
+            let idx: Vec<usize> = (0..points.len())
+                .filter(|&i| points[i].set == set)
+                .collect();
+            if idx.is_empty() {
+                continue;
+            }
+            let ps: Vec<Point> = idx.iter().map(|&i| points[i].clone()).collect();
+            let rs: Vec<Vec<f64>> = idx.iter().map(|&i| results[i].clone()).collect();
+            let label = if set == "readme" {
+                "the README's 32 points"
+            } else {
+                "the extra points"
+            };
+            report += &summary(&ps, &kinds, &rs, label);
+        }
+        json_runs.push(serde_json::json!({
+            "seed": seed,
+            "points": points.iter().zip(&results).map(|(p, r)| serde_json::json!({
+                "set": p.set,
+                "trace": p.trace,
+                "capacity": p.capacity,
+                "hit_percent": kinds.iter().zip(r).map(|(k, v)| (k.name.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+                "best_online": p.reference.map(|x| serde_json::json!({"policy": x.best, "hit_percent": x.best_hit})),
+                "optimum": p.reference.map(|x| x.optimum),
+                "moka": p.reference.and_then(|x| x.moka),
+                "quick_cache": p.reference.and_then(|x| x.quick_cache),
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    println!("{report}");
+    if let Some(path) = &o.json {
+        if !o.ablate && o.only.is_none() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            let doc = serde_json::json!({ "bench": "hit_ratio", "runs": json_runs });
+            std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap() + "\n").unwrap();
+            println!("wrote {}", path.display());
+        }
+    }
+}
