@@ -129,6 +129,7 @@ mod seam;
 mod stats;
 mod sync;
 
+pub use cache::Cache;
 pub use builder::{default_shards, BuildError, Builder, ResizeMode, MAX_SHARDS};
 pub use compute::{Computed, Op};
 pub use iter::{Iter, Keys, PinnedIter, Values};

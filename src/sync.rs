@@ -18,9 +18,9 @@ compile_error!("`--cfg loom` needs `--cfg crossbeam_loom` too, so crossbeam-epoc
 pub(crate) use crossbeam_epoch as epoch;
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64};
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64};
+pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8};
 
 // `Ordering` is a plain enum in both worlds.
 pub(crate) use std::sync::atomic::Ordering;
@@ -76,6 +76,45 @@ impl<T> Mutex<T> {
             Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
             Err(std::sync::TryLockError::WouldBlock) => None,
         }
+    }
+}
+
+/// A condition variable for [`Mutex`]: `parking_lot::Condvar` normally,
+/// loom's under a model.
+pub(crate) struct Condvar {
+    #[cfg(not(loom))]
+    inner: parking_lot::Condvar,
+    #[cfg(loom)]
+    inner: loom::sync::Condvar,
+}
+
+impl Condvar {
+    pub(crate) fn new() -> Self {
+        Condvar {
+            #[cfg(not(loom))]
+            inner: parking_lot::Condvar::new(),
+            #[cfg(loom)]
+            inner: loom::sync::Condvar::new(),
+        }
+    }
+
+    /// Releases the lock, waits for a notification (or a spurious wakeup),
+    /// and takes the lock again.
+    pub(crate) fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        #[cfg(not(loom))]
+        {
+            let mut guard = guard;
+            self.inner.wait(&mut guard);
+            guard
+        }
+        #[cfg(loom)]
+        self.inner
+            .wait(guard)
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    pub(crate) fn notify_all(&self) {
+        self.inner.notify_all();
     }
 }
 

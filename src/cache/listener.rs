@@ -1,0 +1,120 @@
+//! Removal notifications: why an entry left, and the eviction listener that
+//! hears about it.
+//!
+//! Exactly once per entry that leaves the cache: an entry leaves through one
+//! successful swap of the map (an insert replacing it, a removal, or an
+//! eviction or expiry removing exactly it), and only the thread whose swap
+//! succeeded records the departure. It delivers it itself, after releasing
+//! every lock, on its own thread (`Removals::deliver`), while its epoch guard
+//! still keeps the entry readable. An entry too heavy for the cache is
+//! reported the same way, without ever entering it.
+
+use std::any::Any;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use super::slot::Slot;
+use super::stats::Stats;
+use crate::seam::Entry;
+
+/// Why an entry left the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RemovalCause {
+    /// Its deadline passed (time to live, time to idle, or [`Expiry`](super::Expiry)).
+    Expired,
+    /// `remove`, `invalidate`, `invalidate_all`, `invalidate_entries_if` or `retain`.
+    Explicit,
+    /// An insert replaced its value.
+    Replaced,
+    /// Evicted to keep the cache within its capacity, or too heavy to enter.
+    Size,
+}
+
+impl RemovalCause {
+    /// Whether the cache chose to remove it (`Expired` or `Size`), rather
+    /// than the user.
+    pub fn was_evicted(&self) -> bool {
+        matches!(self, RemovalCause::Expired | RemovalCause::Size)
+    }
+}
+
+/// The eviction listener: key, value and cause of every departure.
+pub(crate) type Listener<K, V> = Arc<dyn Fn(Arc<K>, V, RemovalCause) + Send + Sync + 'static>;
+
+/// Departures recorded during one operation, delivered once its locks are
+/// released. Holds entry pointers, valid while the operation's guard lives.
+pub(crate) struct Removals<K, V, T> {
+    departed: Vec<(*const Entry<K, Slot<V, T>>, RemovalCause)>,
+    /// A pair that never entered the cache (too heavy), and its weight.
+    refused: Option<(K, V, u64)>,
+}
+
+impl<K, V, T> Removals<K, V, T> {
+    pub(crate) fn new() -> Self {
+        Removals {
+            departed: Vec::new(),
+            refused: None,
+        }
+    }
+
+    /// Records that `entry` left, for `cause`. The caller's guard must
+    /// outlive the delivery.
+    pub(crate) fn push(&mut self, entry: &Entry<K, Slot<V, T>>, cause: RemovalCause) {
+        self.departed.push((entry, cause));
+    }
+
+    pub(crate) fn refuse(&mut self, key: K, value: V, weight: u64) {
+        self.refused = Some((key, value, weight));
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.departed.is_empty() && self.refused.is_none()
+    }
+
+    /// Counts the departures in `stats` and tells `listener` (if any) about
+    /// each, outside every lock. A panicking listener does not stop the
+    /// others from being told; the first panic is resumed afterwards.
+    ///
+    /// # Safety
+    /// Every entry pushed was reached under an epoch guard that is still
+    /// pinned.
+    pub(crate) unsafe fn deliver(self, listener: Option<&Listener<K, V>>, stats: &Stats)
+    where
+        K: Clone,
+        V: Clone,
+    {
+        let mut first_panic: Option<Box<dyn Any + Send>> = None;
+        let mut call = |f: &mut dyn FnMut()| {
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(f)) {
+                first_panic.get_or_insert(panic);
+            }
+        };
+        for &(entry, cause) in &self.departed {
+            // SAFETY: per the contract, the guard that reached it is pinned.
+            let entry = unsafe { &*entry };
+            stats.removed(cause, u64::from(entry.value.meta.weight()));
+            if let Some(listener) = listener {
+                call(&mut || {
+                    listener(
+                        Arc::new(entry.key.clone()),
+                        entry.value.value.clone(),
+                        cause,
+                    )
+                });
+            }
+        }
+        if let Some((key, value, weight)) = self.refused {
+            stats.removed(RemovalCause::Size, weight);
+            if let Some(listener) = listener {
+                let mut pair = Some((key, value));
+                call(&mut || {
+                    let (key, value) = pair.take().expect("called once");
+                    listener(Arc::new(key), value, RemovalCause::Size)
+                });
+            }
+        }
+        if let Some(panic) = first_panic {
+            resume_unwind(panic);
+        }
+    }
+}
