@@ -1,0 +1,2 @@
+//! The cache against its peers (to be written).
+fn main() {}
