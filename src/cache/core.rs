@@ -469,22 +469,23 @@ where
         let ok = matches!(outcome, Outcome::Done(_));
         self.stats
             .loaded(ok, self.time.now().saturating_sub(started));
-        let guard = epoch::pin();
-        let weight = match &outcome {
-            Outcome::Done(value) => self.weigh(&key, value),
-            _ => 0,
-        };
-        let fits = u64::from(weight) <= self.max.load(Relaxed);
-        let published = leader.finish(outcome, |value| {
-            if !fits {
-                return None;
+        // User code (weigher, expiry, the value's clone) runs here, before
+        // the leader takes its shard lock to insert.
+        let slot = match &outcome {
+            Outcome::Done(value) => {
+                let weight = self.weigh(&key, value);
+                let now = self.now();
+                let custom = self
+                    .expiration
+                    .custom_on_write(&self.time, &key, value, now, None);
+                (u64::from(weight) <= self.max.load(Relaxed))
+                    .then(|| self.slot(value.clone(), weight, now, custom))
             }
-            let now = self.now();
-            let custom = self
-                .expiration
-                .custom_on_write(&self.time, &key, value, now, None);
-            let slot = self.slot(value.clone(), weight, now, custom);
-            let published = self.map.publish(&guard, hash, key, slot, Expected::Any);
+            _ => None,
+        };
+        let guard = epoch::pin();
+        let published = leader.finish(outcome, |_| {
+            let published = self.map.publish(&guard, hash, key, slot?, Expected::Any);
             Some(
                 published
                     .unwrap_or_else(|_| unreachable!("an unconditional publish cannot conflict")),
@@ -508,7 +509,7 @@ where
     fn session<'g, R>(
         &self,
         guard: &'g Guard,
-        removals: &mut Removals<K, V, T>,
+        removals: &mut Removals<'g, K, V, T>,
         f: impl FnOnce(&mut Session<'_, 'g, K, V, S, T>) -> R,
     ) -> R {
         let mut state = self.state.lock();
@@ -519,7 +520,7 @@ where
         &self,
         state: &mut State<K, V, T>,
         guard: &'g Guard,
-        removals: &mut Removals<K, V, T>,
+        removals: &mut Removals<'g, K, V, T>,
         expirations: usize,
         f: impl FnOnce(&mut Session<'_, 'g, K, V, S, T>) -> R,
     ) -> R {
@@ -592,15 +593,10 @@ where
     }
 
     /// Tells the listener about `removals` and counts them, outside every lock.
-    fn deliver(&self, removals: Removals<K, V, T>) {
-        if removals.is_empty() {
-            return;
+    fn deliver(&self, removals: Removals<'_, K, V, T>) {
+        if !removals.is_empty() {
+            removals.deliver(self.listener.as_ref(), &self.stats);
         }
-        // Every entry in `removals` was reached under a guard the caller
-        // still holds; pinning again keeps them readable regardless.
-        let _guard = epoch::pin();
-        // SAFETY: see above.
-        unsafe { removals.deliver(self.listener.as_ref(), &self.stats) };
     }
 
     pub(crate) fn weighted_size(&self) -> u64 {

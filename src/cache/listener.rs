@@ -42,14 +42,15 @@ impl RemovalCause {
 pub(crate) type Listener<K, V> = Arc<dyn Fn(Arc<K>, V, RemovalCause) + Send + Sync + 'static>;
 
 /// Departures recorded during one operation, delivered once its locks are
-/// released. Holds entry pointers, valid while the operation's guard lives.
-pub(crate) struct Removals<K, V, T> {
-    departed: Vec<(*const Entry<K, Slot<V, T>>, RemovalCause)>,
+/// released, while the guard `'g` under which the entries were reached
+/// still keeps them readable.
+pub(crate) struct Removals<'g, K, V, T> {
+    departed: Vec<(&'g Entry<K, Slot<V, T>>, RemovalCause)>,
     /// A pair that never entered the cache (too heavy), and its weight.
     refused: Option<(K, V, u64)>,
 }
 
-impl<K, V, T> Removals<K, V, T> {
+impl<'g, K, V, T> Removals<'g, K, V, T> {
     pub(crate) fn new() -> Self {
         Removals {
             departed: Vec::new(),
@@ -57,9 +58,8 @@ impl<K, V, T> Removals<K, V, T> {
         }
     }
 
-    /// Records that `entry` left, for `cause`. The caller's guard must
-    /// outlive the delivery.
-    pub(crate) fn push(&mut self, entry: &Entry<K, Slot<V, T>>, cause: RemovalCause) {
+    /// Records that `entry` left, for `cause`.
+    pub(crate) fn push(&mut self, entry: &'g Entry<K, Slot<V, T>>, cause: RemovalCause) {
         self.departed.push((entry, cause));
     }
 
@@ -74,11 +74,7 @@ impl<K, V, T> Removals<K, V, T> {
     /// Counts the departures in `stats` and tells `listener` (if any) about
     /// each, outside every lock. A panicking listener does not stop the
     /// others from being told; the first panic is resumed afterwards.
-    ///
-    /// # Safety
-    /// Every entry pushed was reached under an epoch guard that is still
-    /// pinned.
-    pub(crate) unsafe fn deliver(self, listener: Option<&Listener<K, V>>, stats: &Stats)
+    pub(crate) fn deliver(self, listener: Option<&Listener<K, V>>, stats: &Stats)
     where
         K: Clone,
         V: Clone,
@@ -90,8 +86,6 @@ impl<K, V, T> Removals<K, V, T> {
             }
         };
         for &(entry, cause) in &self.departed {
-            // SAFETY: per the contract, the guard that reached it is pinned.
-            let entry = unsafe { &*entry };
             stats.removed(cause, u64::from(entry.value.meta.weight()));
             if let Some(listener) = listener {
                 call(&mut || {

@@ -54,7 +54,7 @@ pub(crate) struct MapStore<'s, 'g, K, V, S, T> {
     pub(crate) map: &'s HashMap<K, Slot<V, T>, S>,
     pub(crate) guard: &'g Guard,
     pub(crate) walk: &'s mut Walk<K, V, T>,
-    pub(crate) removals: &'s mut Removals<K, V, T>,
+    pub(crate) removals: &'s mut Removals<'g, K, V, T>,
     pub(crate) stats: &'s Stats,
     /// Now, on the cache's clock (unused without expiry).
     pub(crate) now: u64,
