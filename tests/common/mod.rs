@@ -3,6 +3,8 @@
 //! the watchdog and panic-output helpers of the hardening tests.
 #![allow(dead_code)]
 
+pub mod linearize;
+
 use std::any::Any;
 use std::hash::{BuildHasher, Hasher};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
