@@ -344,7 +344,7 @@ where
     /// does. Ordinary operations do this work in bounded slices anyway.
     pub fn run_pending_tasks(&self) {
         engine!(self, c => {
-            c.maintain(true);
+            c.expire_all();
             c.shrink_policy();
             c.map.reclaim();
         })

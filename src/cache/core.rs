@@ -35,7 +35,6 @@
 use std::borrow::Borrow;
 use std::cell::Cell;
 use std::hash::{BuildHasher, Hash};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use super::clock::Time;
@@ -49,7 +48,7 @@ use super::store::{MapStore, Walk};
 use super::timers::Timers;
 use crate::seam::{Entry, Expected};
 use crate::sync::epoch::{self, Guard};
-use crate::sync::Mutex;
+use crate::sync::{thread_local, AtomicU64, Mutex, Ordering::Relaxed};
 use crate::HashMap;
 
 /// Expirations per session, at most.
@@ -471,33 +470,56 @@ where
             .loaded(ok, self.time.now().saturating_sub(started));
         // User code (weigher, expiry, the value's clone) runs here, before
         // the leader takes its shard lock to insert.
-        let slot = match &outcome {
+        let prepared = match &outcome {
             Outcome::Done(value) => {
                 let weight = self.weigh(&key, value);
-                let now = self.now();
-                let custom = self
-                    .expiration
-                    .custom_on_write(&self.time, &key, value, now, None);
-                (u64::from(weight) <= self.max.load(Relaxed))
-                    .then(|| self.slot(value.clone(), weight, now, custom))
+                if u64::from(weight) > self.max.load(Relaxed) {
+                    Err((value.clone(), weight))
+                } else {
+                    let now = self.now();
+                    let custom = self
+                        .expiration
+                        .custom_on_write(&self.time, &key, value, now, None);
+                    Ok(self.slot(value.clone(), weight, now, custom))
+                }
             }
-            _ => None,
+            _ => {
+                leader.finish(outcome, |_| ());
+                return;
+            }
         };
         let guard = epoch::pin();
-        let published = leader.finish(outcome, |_| {
-            let published = self.map.publish(&guard, hash, key, slot?, Expected::Any);
-            Some(
-                published
-                    .unwrap_or_else(|_| unreachable!("an unconditional publish cannot conflict")),
-            )
-        });
         let mut removals = Removals::new();
-        if let Some(Some((new, old))) = published {
-            self.stats.inserted();
-            self.session(&guard, &mut removals, |s| s.place(new, old));
-            if let Some(old) = old {
-                removals.push(old, self.cause_of(old, RemovalCause::Replaced));
+        // Runs only if no write superseded the load.
+        let insert = |_: &V| match prepared {
+            Ok(slot) => {
+                let published = self.map.publish(&guard, hash, key, slot, Expected::Any);
+                Ok(published
+                    .unwrap_or_else(|_| unreachable!("an unconditional publish cannot conflict")))
             }
+            // Too heavy to ever fit: refused, and the key's old (expired)
+            // entry goes, as `insert` does it.
+            Err((value, weight)) => {
+                let old = self.map.unpublish(&guard, hash, &key);
+                Err((key, value, weight, old))
+            }
+        };
+        match leader.finish(outcome, insert) {
+            Some(Ok((new, old))) => {
+                self.stats.inserted();
+                self.session(&guard, &mut removals, |s| s.place(new, old));
+                if let Some(old) = old {
+                    removals.push(old, self.cause_of(old, RemovalCause::Replaced));
+                }
+            }
+            Some(Err((key, value, weight, old))) => {
+                if let Some(old) = old {
+                    self.session(&guard, &mut removals, |s| s.retire(old));
+                    removals.push(old, self.cause_of(old, RemovalCause::Replaced));
+                }
+                removals.refuse(key, value, u64::from(weight));
+            }
+            None => {}
         }
         self.deliver(removals);
     }
@@ -572,6 +594,17 @@ where
             self.run_session(&mut state, &guard, &mut removals, batch, |_| ());
         }
         self.deliver(removals);
+    }
+
+    /// Everything [`Cache::run_pending_tasks`](super::Cache::run_pending_tasks)
+    /// promises: every due expiry check, then a walk of the whole map for
+    /// entries whose deadline a read moved earlier than their scheduled
+    /// check (an `Expiry::expire_after_read` may shorten it; see `timers.rs`).
+    pub(crate) fn expire_all(&self) {
+        self.maintain(true);
+        if T::TIMED {
+            self.remove_where(|_, _| false);
+        }
     }
 
     /// Sets the capacity; shrinking evicts now, on this thread.

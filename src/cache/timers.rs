@@ -13,6 +13,12 @@
 //! So every placed entry with a finite deadline has an item due no later
 //! than it is (the invariant expiry relies on), and stale items are bounded:
 //! when they outnumber the live entries the heap is rebuilt without them.
+//!
+//! One exception: an [`Expiry::expire_after_read`](super::Expiry) may move
+//! a deadline *earlier*, and a read cannot reschedule (it takes no lock).
+//! Such an entry is invisible from its new deadline on, and is freed when
+//! its original check comes due, or by `run_pending_tasks`, which also
+//! walks the map for expired entries.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
