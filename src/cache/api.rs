@@ -82,11 +82,28 @@ where
     V: Clone + Send + Sync + 'static,
 {
     /// A cache holding at most `max_capacity` entries, without expiry.
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<&str, u32> = evacmap::Cache::new(2);
+    /// cache.insert("a", 1);
+    /// cache.insert("b", 2);
+    /// cache.insert("c", 3);
+    /// assert_eq!(cache.entry_count(), 2);
+    /// ```
     pub fn new(max_capacity: u64) -> Self {
         Self::builder().max_capacity(max_capacity).build()
     }
 
     /// A [`CacheBuilder`] for every setting.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cache: evacmap::Cache<u64, String> = evacmap::Cache::builder()
+    ///     .max_capacity(10_000)
+    ///     .time_to_live(Duration::from_secs(60))
+    ///     .build();
+    /// assert_eq!(cache.policy().time_to_live(), Some(Duration::from_secs(60)));
+    /// ```
     pub fn builder() -> CacheBuilder<K, V, Cache<K, V>> {
         CacheBuilder::new()
     }
@@ -110,6 +127,13 @@ where
     /// Counts as a hit or a miss, and as an access for the policy and for
     /// time to idle.
     #[inline]
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::new(10);
+    /// cache.insert("k".to_string(), 1);
+    /// assert_eq!(cache.get("k"), Some(1)); // a `&str` looks up a `String` key
+    /// assert_eq!(cache.get("nope"), None);
+    /// ```
     pub fn get<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -138,6 +162,13 @@ where
     }
 
     /// Whether `key` is present and not expired. No effect on the policy.
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::new(10);
+    /// cache.insert(1, "one");
+    /// assert!(cache.contains_key(&1));
+    /// assert!(!cache.contains_key(&2));
+    /// ```
     pub fn contains_key<Q>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
@@ -148,6 +179,13 @@ where
 
     /// A clone of the value for `key`, with no effect on the policy, time to
     /// idle or statistics (quick_cache's `peek`).
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::new(10);
+    /// cache.insert(1, "one");
+    /// assert_eq!(cache.peek(&1), Some("one"));
+    /// assert_eq!(cache.stats().hits, 0);
+    /// ```
     pub fn peek<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -163,11 +201,26 @@ where
     /// than the whole capacity is not admitted: the listener hears of it
     /// with [`RemovalCause::Size`](super::RemovalCause::Size), and the key's
     /// previous value, if any, is removed.
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::builder().max_capacity(10).weigher(|_, v: &Vec<u8>| v.len() as u32).build();
+    /// cache.insert(1, vec![0; 4]);
+    /// cache.insert(2, vec![0; 20]); // heavier than the capacity: refused
+    /// assert_eq!(cache.weighted_size(), 4);
+    /// assert!(!cache.contains_key(&2));
+    /// ```
     pub fn insert(&self, key: K, value: V) {
         engine!(self, c => c.insert(key, value))
     }
 
     /// Removes `key`; returns its value if it was present and not expired.
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::new(10);
+    /// cache.insert(1, "one");
+    /// assert_eq!(cache.remove(&1), Some("one"));
+    /// assert_eq!(cache.remove(&1), None);
+    /// ```
     pub fn remove<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -177,6 +230,13 @@ where
     }
 
     /// Removes `key`.
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::new(10);
+    /// cache.insert(1, "one");
+    /// cache.invalidate(&1);
+    /// assert!(!cache.contains_key(&1));
+    /// ```
     pub fn invalidate<Q>(&self, key: &Q)
     where
         K: Borrow<Q>,
@@ -187,6 +247,14 @@ where
 
     /// Removes every entry, on this thread, before returning. Entries
     /// inserted concurrently may survive. Loads in flight are not cached.
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::new(10);
+    /// cache.insert(1, "one");
+    /// cache.insert(2, "two");
+    /// cache.invalidate_all();
+    /// assert_eq!(cache.entry_count(), 0);
+    /// ```
     pub fn invalidate_all(&self) {
         engine!(self, c => {
             c.loads.supersede_all();
@@ -198,6 +266,15 @@ where
     /// Removes every entry for which `predicate` returns true, on this
     /// thread, before returning; `predicate` runs without any lock held.
     /// Returns `Ok` always (moka's signature, for code that moves over).
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::new(10);
+    /// for i in 0..6 {
+    ///     cache.insert(i, i * 10);
+    /// }
+    /// cache.invalidate_entries_if(|_, v| *v >= 30).unwrap();
+    /// assert_eq!(cache.entry_count(), 3);
+    /// ```
     pub fn invalidate_entries_if<F>(&self, mut predicate: F) -> Result<(), PredicateError>
     where
         F: FnMut(&K, &V) -> bool,
@@ -208,6 +285,15 @@ where
 
     /// Keeps only the entries for which `keep` returns true (quick_cache's
     /// `retain`); `keep` runs without any lock held.
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::new(10);
+    /// for i in 0..6 {
+    ///     cache.insert(i, i);
+    /// }
+    /// cache.retain(|k, _| k % 2 == 0);
+    /// assert!(cache.contains_key(&2) && !cache.contains_key(&3));
+    /// ```
     pub fn retain<F>(&self, mut keep: F)
     where
         F: FnMut(&K, &V) -> bool,
@@ -226,6 +312,22 @@ where
     ///
     /// # Panics
     /// If `init` asks the cache for `key` itself (it would wait for itself).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// let cache: evacmap::Cache<u32, String> = evacmap::Cache::new(100);
+    /// let loads = AtomicUsize::new(0);
+    /// let load = |id: u32| {
+    ///     loads.fetch_add(1, Ordering::SeqCst);
+    ///     format!("row {id}")
+    /// };
+    /// std::thread::scope(|s| {
+    ///     for _ in 0..4 {
+    ///         s.spawn(|| assert_eq!(cache.get_with(7, || load(7)), "row 7"));
+    ///     }
+    /// });
+    /// assert_eq!(loads.load(Ordering::SeqCst), 1); // one load for four callers
+    /// ```
     pub fn get_with(&self, key: K, init: impl FnOnce() -> V) -> V {
         engine!(self, c => c.load(key, init, value_rules()))
     }
@@ -233,6 +335,14 @@ where
     /// [`get_with`](Self::get_with) for a fallible `init`. An error is
     /// returned to every caller waiting on that load as the same `Arc`, and
     /// nothing is cached.
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::new(100);
+    /// let err = cache.try_get_with(1, || "42".parse::<u32>().map_err(|e| e.to_string()).and(Err("down".to_string())));
+    /// assert_eq!(err.unwrap_err().as_str(), "down");
+    /// assert!(!cache.contains_key(&1)); // errors are not cached
+    /// assert_eq!(cache.try_get_with(1, || Ok::<_, String>(42)), Ok(42));
+    /// ```
     pub fn try_get_with<E>(&self, key: K, init: impl FnOnce() -> Result<V, E>) -> Result<V, Arc<E>>
     where
         E: Send + Sync + 'static,
@@ -243,6 +353,13 @@ where
     /// [`get_with`](Self::get_with) for an `init` that may find nothing:
     /// `None` is returned to every caller waiting on that load, and nothing
     /// is cached.
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::new(100);
+    /// assert_eq!(cache.optionally_get_with(1, || None), None);
+    /// assert_eq!(cache.optionally_get_with(1, || Some(5)), Some(5));
+    /// assert_eq!(cache.get(&1), Some(5));
+    /// ```
     pub fn optionally_get_with(&self, key: K, init: impl FnOnce() -> Option<V>) -> Option<V> {
         engine!(self, c => c.load(key, init, optional_rules()))
     }
@@ -250,6 +367,12 @@ where
     /// quick_cache's loader: the value for `key`, inserting `with()` if it
     /// is missing. An error goes to this caller only; callers waiting on the
     /// same load then load themselves.
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<String, usize> = evacmap::Cache::new(100);
+    /// assert_eq!(cache.get_or_insert_with("abc", || Ok::<_, ()>(3)), Ok(3));
+    /// assert_eq!(cache.get_or_insert_with("abc", || Err(())), Ok(3)); // cached
+    /// ```
     pub fn get_or_insert_with<Q, E>(
         &self,
         key: &Q,
@@ -268,11 +391,29 @@ where
     /// [`get_with`](Self::get_with) with an async initialiser, on any
     /// executor. Dropping the returned future while its `init` runs hands
     /// the load to a waiting caller.
+    ///
+    /// ```
+    /// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # runtime.block_on(async {
+    /// let cache: evacmap::Cache<u32, String> = evacmap::Cache::new(100);
+    /// let row = cache.get_with_async(7, async { "row 7".to_string() }).await;
+    /// assert_eq!(row, "row 7");
+    /// # });
+    /// ```
     pub async fn get_with_async(&self, key: K, init: impl Future<Output = V>) -> V {
         engine!(self, c => c.load_async(key, init, value_rules()).await)
     }
 
     /// [`try_get_with`](Self::try_get_with) with an async initialiser.
+    ///
+    /// ```
+    /// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # runtime.block_on(async {
+    /// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::new(100);
+    /// let r = cache.try_get_with_async(1, async { Err::<u32, _>("down") }).await;
+    /// assert_eq!(*r.unwrap_err(), "down");
+    /// # });
+    /// ```
     pub async fn try_get_with_async<E>(
         &self,
         key: K,
@@ -286,6 +427,14 @@ where
 
     /// [`optionally_get_with`](Self::optionally_get_with) with an async
     /// initialiser.
+    ///
+    /// ```
+    /// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # runtime.block_on(async {
+    /// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::new(100);
+    /// assert_eq!(cache.optionally_get_with_async(1, async { Some(1) }).await, Some(1));
+    /// # });
+    /// ```
     pub async fn optionally_get_with_async(
         &self,
         key: K,
@@ -296,6 +445,14 @@ where
 
     /// [`get_or_insert_with`](Self::get_or_insert_with) with an async
     /// initialiser.
+    ///
+    /// ```
+    /// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # runtime.block_on(async {
+    /// let cache: evacmap::Cache<String, u32> = evacmap::Cache::new(100);
+    /// assert_eq!(cache.get_or_insert_with_async("k", async { Ok::<_, ()>(1) }).await, Ok(1));
+    /// # });
+    /// ```
     pub async fn get_or_insert_with_async<Q, E>(
         &self,
         key: &Q,
@@ -314,17 +471,36 @@ where
     // ---- introspection and control ----
 
     /// Entries in the cache (expired ones not yet removed included).
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::new(10);
+    /// cache.insert(1, ());
+    /// assert_eq!(cache.entry_count(), 1);
+    /// ```
     pub fn entry_count(&self) -> u64 {
         engine!(self, c => c.entry_count())
     }
 
     /// The total weight of the entries (with no weigher, their number).
     /// At most the capacity whenever no insert is in flight.
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::builder().max_capacity(100).weigher(|_, v: &String| v.len() as u32).build();
+    /// cache.insert(1, "four".to_string());
+    /// cache.insert(2, "five!".to_string());
+    /// assert_eq!(cache.weighted_size(), 9);
+    /// ```
     pub fn weighted_size(&self) -> u64 {
         engine!(self, c => c.weighted_size())
     }
 
     /// The cache's settings.
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::new(10);
+    /// assert_eq!(cache.policy().max_capacity(), Some(10));
+    /// assert_eq!(cache.policy().time_to_live(), None);
+    /// ```
     pub fn policy(&self) -> CachePolicy {
         engine!(self, c => CachePolicy {
             max_capacity: Some(c.max_capacity()).filter(|&m| m != u64::MAX),
@@ -335,6 +511,15 @@ where
     }
 
     /// Changes the capacity now; shrinking evicts at once, on this thread.
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::new(100);
+    /// for i in 0..100 {
+    ///     cache.insert(i, i);
+    /// }
+    /// cache.set_max_capacity(10);
+    /// assert_eq!(cache.entry_count(), 10);
+    /// ```
     pub fn set_max_capacity(&self, max_capacity: u64) {
         engine!(self, c => c.set_max_capacity(max_capacity))
     }
@@ -342,6 +527,22 @@ where
     /// Removes every expired entry and frees what the cache retired: after
     /// `invalidate_all()` and this, the cache holds about what an empty one
     /// does. Ordinary operations do this work in bounded slices anyway.
+    ///
+    /// ```
+    /// use evacmap::cache::MockClock;
+    /// use std::time::Duration;
+    /// let clock = MockClock::new();
+    /// let cache = evacmap::Cache::builder()
+    ///     .max_capacity(100)
+    ///     .time_to_live(Duration::from_secs(1))
+    ///     .clock(clock.clone())
+    ///     .build();
+    /// cache.insert(1, 1);
+    /// clock.advance(Duration::from_secs(2));
+    /// assert_eq!(cache.entry_count(), 1); // expired, not yet removed
+    /// cache.run_pending_tasks();
+    /// assert_eq!(cache.entry_count(), 0);
+    /// ```
     pub fn run_pending_tasks(&self) {
         engine!(self, c => {
             c.expire_all();
@@ -351,6 +552,13 @@ where
     }
 
     /// The counters since the cache was built; see [`CacheStats`].
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::new(10);
+    /// cache.insert(1, 1);
+    /// let _ = cache.get(&1);
+    /// assert_eq!(cache.stats().hits, 1);
+    /// ```
     pub fn stats(&self) -> CacheStats {
         engine!(self, c => c.stats.snapshot())
     }
@@ -358,11 +566,24 @@ where
     /// The entries as `(key, value)` clones, moka's shape. Weakly
     /// consistent, like the map's iteration: never blocks writers, yields
     /// no key twice, skips expired entries.
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::new(10);
+    /// cache.insert(1, "one");
+    /// for (key, value) in cache.iter() {
+    ///     assert_eq!((*key, value), (1, "one"));
+    /// }
+    /// ```
     pub fn iter(&self) -> Iter<'_, K, V, S> {
         Iter::new(&self.inner.engine)
     }
 
     /// The name given with [`CacheBuilder::name`].
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::builder().name("users").build();
+    /// assert_eq!(cache.name(), Some("users"));
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.inner.name.as_deref()
     }
@@ -487,6 +708,13 @@ where
 /// lock), so the value stays readable while it lives, even if the entry is
 /// evicted, and holding it while using the cache cannot deadlock. Like the
 /// map's `Ref`, it delays memory reclamation while held: keep it brief.
+///
+/// ```
+/// let cache = evacmap::Cache::new(10);
+/// cache.insert(1, String::from("one"));
+/// let value: evacmap::cache::CacheRef<'_, u32, String> = cache.get_ref(&1).unwrap();
+/// assert_eq!(value.as_str(), "one"); // derefs to the value
+/// ```
 pub struct CacheRef<'a, K, V> {
     _guard: Guard,
     key: *const K,
@@ -507,6 +735,12 @@ impl<'a, K, V> CacheRef<'a, K, V> {
     }
 
     /// The key.
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::new(10);
+    /// cache.insert(1, "one");
+    /// assert_eq!(*cache.get_ref(&1).unwrap().key(), 1);
+    /// ```
     pub fn key(&self) -> &K {
         // SAFETY: the entry is retired (if at all) through the epoch, and our
         // guard was pinned while it was reachable.
@@ -514,6 +748,12 @@ impl<'a, K, V> CacheRef<'a, K, V> {
     }
 
     /// The value.
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::new(10);
+    /// cache.insert(1, "one");
+    /// assert_eq!(*cache.get_ref(&1).unwrap().value(), "one");
+    /// ```
     pub fn value(&self) -> &V {
         // SAFETY: as in `key`.
         unsafe { &*self.value }
@@ -537,6 +777,12 @@ impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for CacheRef<'_, K, V> {
 }
 
 /// A cache's settings, from [`Cache::policy`].
+///
+/// ```
+/// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::new(10);
+/// let policy: evacmap::cache::CachePolicy = cache.policy();
+/// assert_eq!(policy.max_capacity(), Some(10));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CachePolicy {
     max_capacity: Option<u64>,
@@ -547,18 +793,38 @@ pub struct CachePolicy {
 
 impl CachePolicy {
     /// The capacity (`None`: unbounded).
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::new(10);
+    /// assert_eq!(cache.policy().max_capacity(), Some(10));
+    /// ```
     pub fn max_capacity(&self) -> Option<u64> {
         self.max_capacity
     }
     /// The time to live.
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::new(10);
+    /// assert_eq!(cache.policy().time_to_live(), None);
+    /// ```
     pub fn time_to_live(&self) -> Option<Duration> {
         self.time_to_live
     }
     /// The time to idle.
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::new(10);
+    /// assert_eq!(cache.policy().time_to_idle(), None);
+    /// ```
     pub fn time_to_idle(&self) -> Option<Duration> {
         self.time_to_idle
     }
     /// The initial capacity asked for.
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::new(10);
+    /// assert_eq!(cache.policy().initial_capacity(), None);
+    /// ```
     pub fn initial_capacity(&self) -> Option<usize> {
         self.initial_capacity
     }
@@ -566,6 +832,12 @@ impl CachePolicy {
 
 /// Never returned: [`Cache::invalidate_entries_if`] always succeeds. It
 /// exists so that code written for moka's signature compiles unchanged.
+///
+/// ```
+/// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::new(10);
+/// let result: Result<(), evacmap::cache::PredicateError> = cache.invalidate_entries_if(|_, _| true);
+/// assert!(result.is_ok());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PredicateError;
 

@@ -14,6 +14,16 @@ use super::slot::{Slot, Times, Timing};
 use crate::{BuildError, DefaultHashBuilder, HashMap};
 
 /// Why a cache cannot be built with these settings.
+///
+/// ```
+/// use evacmap::{cache::CacheBuildError, Cache};
+/// use std::time::Duration;
+/// let err = Cache::<u32, u32>::builder()
+///     .time_to_live(Duration::from_secs(200 * 365 * 24 * 3600))
+///     .try_build()
+///     .unwrap_err();
+/// assert!(matches!(err, CacheBuildError::DurationTooLong { setting: "time_to_live", .. }));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CacheBuildError {
@@ -109,12 +119,25 @@ impl<K, V, C> Default for CacheBuilder<K, V, C> {
 
 impl<K, V, C> CacheBuilder<K, V, C> {
     /// A builder with every default: unbounded, no expiry.
+    ///
+    /// ```
+    /// use evacmap::{cache::CacheBuilder, Cache};
+    /// let cache: Cache<u32, u32> = CacheBuilder::new().max_capacity(10).build();
+    /// assert_eq!(cache.policy().max_capacity(), Some(10));
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// The capacity: the most entries (or, with a [`weigher`](Self::weigher),
     /// the most total weight) the cache holds. Default: unbounded.
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::builder().max_capacity(1).build();
+    /// cache.insert(1, 1);
+    /// cache.insert(2, 2);
+    /// assert_eq!(cache.entry_count(), 1);
+    /// ```
     pub fn max_capacity(mut self, max_capacity: u64) -> Self {
         self.max_capacity = Some(max_capacity);
         self
@@ -122,6 +145,11 @@ impl<K, V, C> CacheBuilder<K, V, C> {
 
     /// Entries to make room for up front (the map grows and shrinks on its
     /// own; this only saves the first resizes).
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::builder().initial_capacity(10_000).build();
+    /// assert_eq!(cache.policy().initial_capacity(), Some(10_000));
+    /// ```
     pub fn initial_capacity(mut self, entries: usize) -> Self {
         self.initial_capacity = Some(entries);
         self
@@ -130,18 +158,49 @@ impl<K, V, C> CacheBuilder<K, V, C> {
     /// Weighs each entry when it is inserted; the capacity then bounds the
     /// total weight. Default: every entry weighs 1. A weight of 0 takes no
     /// capacity (such entries are still evicted when the policy picks them).
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::builder()
+    ///     .max_capacity(1_000)
+    ///     .weigher(|key: &String, value: &String| (key.len() + value.len()) as u32)
+    ///     .build();
+    /// cache.insert("k".to_string(), "value".to_string());
+    /// assert_eq!(cache.weighted_size(), 6);
+    /// ```
     pub fn weigher(mut self, weigher: impl Fn(&K, &V) -> u32 + Send + Sync + 'static) -> Self {
         self.weigher = Some(Box::new(weigher));
         self
     }
 
     /// Entries expire this long after they were last written.
+    ///
+    /// ```
+    /// use evacmap::cache::MockClock;
+    /// use std::time::Duration;
+    /// let clock = MockClock::new();
+    /// let cache = evacmap::Cache::builder().time_to_live(Duration::from_secs(5)).clock(clock.clone()).build();
+    /// cache.insert(1, 1);
+    /// clock.advance(Duration::from_secs(5));
+    /// assert_eq!(cache.get(&1), None);
+    /// ```
     pub fn time_to_live(mut self, duration: Duration) -> Self {
         self.time_to_live = Some(duration);
         self
     }
 
     /// Entries expire this long after they were last read or written.
+    ///
+    /// ```
+    /// use evacmap::cache::MockClock;
+    /// use std::time::Duration;
+    /// let clock = MockClock::new();
+    /// let cache = evacmap::Cache::builder().time_to_idle(Duration::from_secs(5)).clock(clock.clone()).build();
+    /// cache.insert(1, 1);
+    /// clock.advance(Duration::from_secs(4));
+    /// assert_eq!(cache.get(&1), Some(1)); // a read: five more seconds
+    /// clock.advance(Duration::from_secs(4));
+    /// assert_eq!(cache.get(&1), Some(1));
+    /// ```
     pub fn time_to_idle(mut self, duration: Duration) -> Self {
         self.time_to_idle = Some(duration);
         self
@@ -149,6 +208,19 @@ impl<K, V, C> CacheBuilder<K, V, C> {
 
     /// Per-entry expiry (see [`Expiry`]); combined with the time to live
     /// and idle, the earliest deadline wins.
+    ///
+    /// ```
+    /// use evacmap::cache::Expiry;
+    /// use std::time::{Duration, Instant};
+    /// struct TenSeconds;
+    /// impl Expiry<u32, u32> for TenSeconds {
+    ///     fn expire_after_create(&self, _: &u32, _: &u32, _: Instant) -> Option<Duration> {
+    ///         Some(Duration::from_secs(10))
+    ///     }
+    /// }
+    /// let cache = evacmap::Cache::builder().expire_after(TenSeconds).build();
+    /// cache.insert(1, 1);
+    /// ```
     pub fn expire_after(mut self, expiry: impl Expiry<K, V>) -> Self {
         self.expiry = Some(Box::new(expiry));
         self
@@ -158,6 +230,19 @@ impl<K, V, C> CacheBuilder<K, V, C> {
     /// on the thread whose operation removed it, after every lock is
     /// released (see [`RemovalCause`]). Not called for entries still in the
     /// cache when it is dropped.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = seen.clone();
+    /// let cache = evacmap::Cache::builder()
+    ///     .max_capacity(10)
+    ///     .eviction_listener(move |key: Arc<u32>, value: u32, cause| log.lock().unwrap().push((*key, value, cause)))
+    ///     .build();
+    /// cache.insert(1, 1);
+    /// cache.insert(1, 2);
+    /// assert_eq!(seen.lock().unwrap()[0], (1, 1, evacmap::cache::RemovalCause::Replaced));
+    /// ```
     pub fn eviction_listener(
         mut self,
         listener: impl Fn(Arc<K>, V, RemovalCause) + Send + Sync + 'static,
@@ -168,12 +253,23 @@ impl<K, V, C> CacheBuilder<K, V, C> {
 
     /// The clock expiry reads. Default: the system's monotonic clock. Tests
     /// use a [`MockClock`](super::MockClock).
+    ///
+    /// ```
+    /// use evacmap::cache::MockClock;
+    /// let clock = MockClock::new();
+    /// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::builder().clock(clock.clone()).build();
+    /// ```
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Some(Arc::new(clock));
         self
     }
 
     /// A name for the cache, shown by `Debug` and [`Cache::name`].
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::builder().name("sessions").build();
+    /// assert_eq!(cache.name(), Some("sessions"));
+    /// ```
     pub fn name(mut self, name: &str) -> Self {
         self.name = Some(name.to_string());
         self
@@ -181,6 +277,11 @@ impl<K, V, C> CacheBuilder<K, V, C> {
 
     /// Accepted for moka compatibility: [`Cache::invalidate_entries_if`]
     /// works without it.
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::builder().support_invalidation_closures().build();
+    /// cache.invalidate_entries_if(|_, _| true).unwrap();
+    /// ```
     pub fn support_invalidation_closures(self) -> Self {
         self
     }
@@ -197,16 +298,30 @@ where
     /// On the settings [`try_build`](Self::try_build) refuses: a time to
     /// live or idle longer than [`MAX_EXPIRY`] (100 years), or an initial
     /// capacity no table can hold.
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::builder().max_capacity(10).build();
+    /// ```
     pub fn build(self) -> Cache<K, V> {
         self.build_with_hasher(DefaultHashBuilder::default())
     }
 
     /// Builds the cache, or says why the settings are impossible.
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::<u32, u32>::builder().max_capacity(10).try_build();
+    /// assert!(cache.is_ok());
+    /// ```
     pub fn try_build(self) -> Result<Cache<K, V>, CacheBuildError> {
         self.try_build_with_hasher(DefaultHashBuilder::default())
     }
 
     /// Builds the cache with `hasher`.
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<u32, u32, std::collections::hash_map::RandomState> =
+    ///     evacmap::Cache::builder().build_with_hasher(Default::default());
+    /// ```
     ///
     /// # Panics
     /// As [`build`](Self::build).
@@ -221,6 +336,12 @@ where
     }
 
     /// Builds the cache with `hasher`, or says why the settings are impossible.
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::<u32, u32>::builder()
+    ///     .try_build_with_hasher(std::collections::hash_map::RandomState::new());
+    /// assert!(cache.is_ok());
+    /// ```
     pub fn try_build_with_hasher<S>(self, hasher: S) -> Result<Cache<K, V, S>, CacheBuildError>
     where
         S: std::hash::BuildHasher + Clone + Send + Sync + 'static,

@@ -21,10 +21,22 @@ use std::time::{Duration, Instant};
 /// ```
 pub trait Clock: Send + Sync + 'static {
     /// The time since an origin fixed for the clock's life. Never goes back.
+    ///
+    /// ```
+    /// use evacmap::cache::{Clock, SystemClock};
+    /// let clock = SystemClock::new();
+    /// let a = clock.now();
+    /// assert!(clock.now() >= a);
+    /// ```
     fn now(&self) -> Duration;
 }
 
 /// The system's monotonic clock ([`Instant`]); the default.
+///
+/// ```
+/// use evacmap::cache::SystemClock;
+/// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::builder().clock(SystemClock::new()).build();
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct SystemClock {
     origin: Instant,
@@ -32,6 +44,11 @@ pub struct SystemClock {
 
 impl SystemClock {
     /// A clock whose origin is now.
+    ///
+    /// ```
+    /// use evacmap::cache::{Clock, SystemClock};
+    /// assert!(SystemClock::new().now() < std::time::Duration::from_secs(1));
+    /// ```
     pub fn new() -> Self {
         SystemClock {
             origin: Instant::now(),
@@ -77,11 +94,23 @@ pub struct MockClock {
 
 impl MockClock {
     /// A clock at time zero.
+    ///
+    /// ```
+    /// use evacmap::cache::{Clock, MockClock};
+    /// assert_eq!(MockClock::new().now(), std::time::Duration::ZERO);
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Moves the clock forward by `by` (saturating).
+    ///
+    /// ```
+    /// use evacmap::cache::{Clock, MockClock};
+    /// let clock = MockClock::new();
+    /// clock.advance(std::time::Duration::from_millis(5));
+    /// assert_eq!(clock.now(), std::time::Duration::from_millis(5));
+    /// ```
     pub fn advance(&self, by: Duration) {
         let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
         let _ = self
@@ -93,6 +122,13 @@ impl MockClock {
     ///
     /// # Panics
     /// If `to` is earlier than the clock's time (a clock never goes back).
+    ///
+    /// ```
+    /// use evacmap::cache::{Clock, MockClock};
+    /// let clock = MockClock::new();
+    /// clock.set(std::time::Duration::from_secs(60));
+    /// assert_eq!(clock.now(), std::time::Duration::from_secs(60));
+    /// ```
     pub fn set(&self, to: Duration) {
         let to = u64::try_from(to.as_nanos()).unwrap_or(u64::MAX);
         let before = self.nanos.fetch_max(to, Relaxed);

@@ -37,6 +37,19 @@ use super::slot::NEVER;
 /// ```
 pub trait Expiry<K, V>: Send + Sync + 'static {
     /// A new key was inserted at `created_at`. Default: no expiry.
+    ///
+    /// ```
+    /// use evacmap::cache::Expiry;
+    /// use std::time::{Duration, Instant};
+    /// struct OneMinute;
+    /// impl Expiry<u32, u32> for OneMinute {
+    ///     fn expire_after_create(&self, _: &u32, _: &u32, _: Instant) -> Option<Duration> {
+    ///         Some(Duration::from_secs(60))
+    ///     }
+    /// }
+    /// let cache = evacmap::Cache::builder().expire_after(OneMinute).build();
+    /// cache.insert(1, 1);
+    /// ```
     #[allow(unused_variables)]
     fn expire_after_create(&self, key: &K, value: &V, created_at: Instant) -> Option<Duration> {
         None
@@ -44,6 +57,28 @@ pub trait Expiry<K, V>: Send + Sync + 'static {
 
     /// The entry was read at `read_at`, `duration_until_expiry` before the
     /// deadline this trait set last (`None`: none). Default: unchanged.
+    ///
+    /// ```
+    /// use evacmap::cache::{Expiry, MockClock};
+    /// use std::time::{Duration, Instant};
+    /// /// Every read gives the entry ten more seconds.
+    /// struct Sliding;
+    /// impl Expiry<u32, u32> for Sliding {
+    ///     fn expire_after_create(&self, _: &u32, _: &u32, _: Instant) -> Option<Duration> {
+    ///         Some(Duration::from_secs(10))
+    ///     }
+    ///     fn expire_after_read(&self, _: &u32, _: &u32, _: Instant, _: Option<Duration>, _: Instant) -> Option<Duration> {
+    ///         Some(Duration::from_secs(10))
+    ///     }
+    /// }
+    /// let clock = MockClock::new();
+    /// let cache = evacmap::Cache::builder().expire_after(Sliding).clock(clock.clone()).build();
+    /// cache.insert(1, 1);
+    /// clock.advance(Duration::from_secs(9));
+    /// assert_eq!(cache.get(&1), Some(1));
+    /// clock.advance(Duration::from_secs(9));
+    /// assert_eq!(cache.get(&1), Some(1));
+    /// ```
     #[allow(unused_variables)]
     fn expire_after_read(
         &self,
@@ -59,6 +94,28 @@ pub trait Expiry<K, V>: Send + Sync + 'static {
     /// The key's value was replaced at `updated_at`; `duration_until_expiry`
     /// is what was left of the old entry's deadline from this trait.
     /// Default: unchanged.
+    ///
+    /// ```
+    /// use evacmap::cache::{Expiry, MockClock};
+    /// use std::time::{Duration, Instant};
+    /// /// An update restarts the entry's five seconds.
+    /// struct Restart;
+    /// impl Expiry<u32, u32> for Restart {
+    ///     fn expire_after_create(&self, _: &u32, _: &u32, _: Instant) -> Option<Duration> {
+    ///         Some(Duration::from_secs(5))
+    ///     }
+    ///     fn expire_after_update(&self, _: &u32, _: &u32, _: Instant, _: Option<Duration>) -> Option<Duration> {
+    ///         Some(Duration::from_secs(5))
+    ///     }
+    /// }
+    /// let clock = MockClock::new();
+    /// let cache = evacmap::Cache::builder().expire_after(Restart).clock(clock.clone()).build();
+    /// cache.insert(1, 1);
+    /// clock.advance(Duration::from_secs(4));
+    /// cache.insert(1, 2);
+    /// clock.advance(Duration::from_secs(4));
+    /// assert_eq!(cache.get(&1), Some(2));
+    /// ```
     #[allow(unused_variables)]
     fn expire_after_update(
         &self,
@@ -73,6 +130,12 @@ pub trait Expiry<K, V>: Send + Sync + 'static {
 
 /// The longest time to live or idle a cache accepts: 100 years. Deadlines
 /// are nanoseconds in 62 bits (146 years from the clock's origin).
+///
+/// ```
+/// use evacmap::cache::MAX_EXPIRY;
+/// let too_long = evacmap::Cache::<u32, u32>::builder().time_to_idle(MAX_EXPIRY * 2).try_build();
+/// assert!(too_long.is_err());
+/// ```
 pub const MAX_EXPIRY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// A cache's expiry rules.

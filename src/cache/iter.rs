@@ -11,6 +11,13 @@ use super::slot::{Slot, Times, Timing};
 /// The entries of a [`Cache`](super::Cache); see
 /// [`Cache::iter`](super::Cache::iter). Weakly consistent and exact-once,
 /// like the map's iteration; expired entries are skipped.
+///
+/// ```
+/// let cache = evacmap::Cache::new(10);
+/// cache.insert("a", 1);
+/// let all: Vec<(std::sync::Arc<&str>, i32)> = cache.iter().collect();
+/// assert_eq!(all.len(), 1);
+/// ```
 pub struct Iter<'a, K, V, S> {
     walk: Walk<'a, K, V, S>,
 }

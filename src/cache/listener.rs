@@ -18,6 +18,20 @@ use super::stats::Stats;
 use crate::seam::Entry;
 
 /// Why an entry left the cache.
+///
+/// ```
+/// use evacmap::cache::RemovalCause;
+/// let cache = evacmap::Cache::builder()
+///     .max_capacity(1)
+///     .eviction_listener(|key, _value: u32, cause| {
+///         if cause == RemovalCause::Size {
+///             println!("{key} evicted to make room");
+///         }
+///     })
+///     .build();
+/// cache.insert(1, 1);
+/// cache.insert(2, 2);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RemovalCause {
     /// Its deadline passed (time to live, time to idle, or [`Expiry`](super::Expiry)).
@@ -33,6 +47,12 @@ pub enum RemovalCause {
 impl RemovalCause {
     /// Whether the cache chose to remove it (`Expired` or `Size`), rather
     /// than the user.
+    ///
+    /// ```
+    /// use evacmap::cache::RemovalCause;
+    /// assert!(RemovalCause::Size.was_evicted());
+    /// assert!(!RemovalCause::Explicit.was_evicted());
+    /// ```
     pub fn was_evicted(&self) -> bool {
         matches!(self, RemovalCause::Expired | RemovalCause::Size)
     }

@@ -51,6 +51,14 @@ pub struct CacheStats {
 
 impl CacheStats {
     /// `hits / (hits + misses)`, or 1 when there was no lookup.
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::new(10);
+    /// cache.insert(1, 1);
+    /// let _ = cache.get(&1);
+    /// let _ = cache.get(&2);
+    /// assert_eq!(cache.stats().hit_ratio(), 0.5);
+    /// ```
     pub fn hit_ratio(&self) -> f64 {
         let requests = self.hits + self.misses;
         if requests == 0 {
@@ -62,6 +70,15 @@ impl CacheStats {
 }
 
 /// One count per [`RemovalCause`].
+///
+/// ```
+/// let cache = evacmap::Cache::new(1);
+/// cache.insert(1, 1);
+/// cache.insert(2, 2); // evicts one
+/// cache.invalidate(&2);
+/// let evictions = cache.stats().evictions;
+/// assert_eq!(evictions.total(), evictions.size + evictions.explicit);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ByCause {
@@ -77,6 +94,13 @@ pub struct ByCause {
 
 impl ByCause {
     /// The sum over all causes.
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::new(10);
+    /// cache.insert(1, 1);
+    /// cache.insert(1, 2); // replaces
+    /// assert_eq!(cache.stats().evictions.total(), 1);
+    /// ```
     pub fn total(&self) -> u64 {
         self.expired + self.explicit + self.replaced + self.size
     }
