@@ -42,7 +42,10 @@ fn get_insert_replace_remove() {
     assert_eq!(cache.entry_count(), 0);
     assert_eq!(
         *log.lock().unwrap(),
-        vec![(1, 10, RemovalCause::Replaced), (1, 11, RemovalCause::Explicit)]
+        vec![
+            (1, 10, RemovalCause::Replaced),
+            (1, 11, RemovalCause::Explicit)
+        ]
     );
 }
 
@@ -196,7 +199,9 @@ fn clones_share_the_cache() {
     let other = cache.clone();
     other.insert(1, 1);
     assert_eq!(cache.get(&1), Some(1));
-    std::thread::spawn(move || other.insert(2, 2)).join().unwrap();
+    std::thread::spawn(move || other.insert(2, 2))
+        .join()
+        .unwrap();
     assert_eq!(cache.get(&2), Some(2));
 }
 
@@ -209,7 +214,13 @@ fn stats_count_every_kind_of_event() {
     assert_eq!(cache.get(&9), None);
     cache.insert(3, 3); // evicts one
     assert_eq!(cache.get_with(4, || 4), 4);
-    assert_eq!(cache.try_get_with(5, || Err::<u32, _>("no")).unwrap_err().as_ref(), &"no");
+    assert_eq!(
+        cache
+            .try_get_with(5, || Err::<u32, _>("no"))
+            .unwrap_err()
+            .as_ref(),
+        &"no"
+    );
     let s = cache.stats();
     assert_eq!(s.hits, 1);
     assert_eq!(s.misses, 3); // 9, 4, 5
@@ -243,7 +254,10 @@ fn policy_name_and_debug() {
 #[test]
 fn impossible_settings_are_errors() {
     let too_long = MAX_EXPIRY + Duration::from_secs(1);
-    let e = Cache::<u32, u32>::builder().time_to_live(too_long).try_build().unwrap_err();
+    let e = Cache::<u32, u32>::builder()
+        .time_to_live(too_long)
+        .try_build()
+        .unwrap_err();
     assert_eq!(
         e,
         CacheBuildError::DurationTooLong {
@@ -252,15 +266,31 @@ fn impossible_settings_are_errors() {
         }
     );
     assert!(e.to_string().contains("time_to_live"));
-    let e = Cache::<u32, u32>::builder().time_to_idle(Duration::MAX).try_build().unwrap_err();
-    assert!(matches!(e, CacheBuildError::DurationTooLong { setting: "time_to_idle", .. }));
-    let e = Cache::<u32, u32>::builder().initial_capacity(usize::MAX).try_build().unwrap_err();
+    let e = Cache::<u32, u32>::builder()
+        .time_to_idle(Duration::MAX)
+        .try_build()
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        CacheBuildError::DurationTooLong {
+            setting: "time_to_idle",
+            ..
+        }
+    ));
+    let e = Cache::<u32, u32>::builder()
+        .initial_capacity(usize::MAX)
+        .try_build()
+        .unwrap_err();
     assert!(matches!(e, CacheBuildError::Map(_)));
-    let r = std::panic::catch_unwind(|| Cache::<u32, u32>::builder().time_to_live(too_long).build());
+    let r =
+        std::panic::catch_unwind(|| Cache::<u32, u32>::builder().time_to_live(too_long).build());
     assert!(r.is_err());
     // The longest accepted duration works, and never overflows the clock.
     let clock = MockClock::new();
-    let c: Cache<u32, u32> = Cache::builder().time_to_live(MAX_EXPIRY).clock(clock.clone()).build();
+    let c: Cache<u32, u32> = Cache::builder()
+        .time_to_live(MAX_EXPIRY)
+        .clock(clock.clone())
+        .build();
     c.insert(1, 1);
     clock.advance(MAX_EXPIRY - Duration::from_secs(1));
     assert_eq!(c.get(&1), Some(1));
@@ -314,7 +344,11 @@ fn time_to_live_counts_from_the_last_write() {
     assert_eq!(cache.entry_count(), 0);
     assert_eq!(
         *log.lock().unwrap(),
-        vec![(1, 1, RemovalCause::Expired), (2, 2, RemovalCause::Replaced), (2, 3, RemovalCause::Expired)]
+        vec![
+            (1, 1, RemovalCause::Expired),
+            (2, 2, RemovalCause::Replaced),
+            (2, 3, RemovalCause::Expired)
+        ]
     );
     assert_eq!(cache.stats().expirations, 2);
 }
@@ -371,7 +405,13 @@ fn expiry_callbacks_set_per_entry_deadlines() {
                 left
             }
         }
-        fn expire_after_update(&self, _: &u64, value: &u64, _: Instant, left: Option<Duration>) -> Option<Duration> {
+        fn expire_after_update(
+            &self,
+            _: &u64,
+            value: &u64,
+            _: Instant,
+            left: Option<Duration>,
+        ) -> Option<Duration> {
             // value 100 never expires; otherwise keep what was left
             if *value == 100 {
                 None
@@ -381,8 +421,14 @@ fn expiry_callbacks_set_per_entry_deadlines() {
         }
     }
     let clock = MockClock::new();
-    let expiry = PerKey { reads: AtomicUsize::new(0) };
-    let cache: Cache<u64, u64> = Cache::builder().max_capacity(100).clock(clock.clone()).expire_after(expiry).build();
+    let expiry = PerKey {
+        reads: AtomicUsize::new(0),
+    };
+    let cache: Cache<u64, u64> = Cache::builder()
+        .max_capacity(100)
+        .clock(clock.clone())
+        .expire_after(expiry)
+        .build();
     for k in 0..6 {
         cache.insert(k, k);
     }
@@ -420,7 +466,11 @@ fn reads_alone_free_expired_entries_within_the_stated_bound() {
     for _ in 0..reads {
         let _ = cache.get(&5000);
     }
-    assert_eq!(cache.entry_count(), 0, "a read-only cache freed its expired entries");
+    assert_eq!(
+        cache.entry_count(),
+        0,
+        "a read-only cache freed its expired entries"
+    );
     assert_eq!(log.lock().unwrap().len(), 1001);
 }
 
@@ -451,11 +501,18 @@ fn loaders_cache_values_and_share_failures() {
     assert_eq!(cache.get_with(1, || load(11)), 10);
     assert_eq!(runs.load(SeqCst), 1);
     // try_get_with: an error is not cached
-    let e = cache.try_get_with(2, || Err::<u32, String>("down".into())).unwrap_err();
+    let e = cache
+        .try_get_with(2, || Err::<u32, String>("down".into()))
+        .unwrap_err();
     assert_eq!(*e, "down");
     assert!(!cache.contains_key(&2));
     assert_eq!(cache.try_get_with(2, || Ok::<_, String>(20)).unwrap(), 20);
-    assert_eq!(cache.try_get_with(2, || Err::<u32, String>("x".into())).unwrap(), 20);
+    assert_eq!(
+        cache
+            .try_get_with(2, || Err::<u32, String>("x".into()))
+            .unwrap(),
+        20
+    );
     // optionally_get_with: nothing is not cached
     assert_eq!(cache.optionally_get_with(3, || None), None);
     assert!(!cache.contains_key(&3));
@@ -465,7 +522,10 @@ fn loaders_cache_values_and_share_failures() {
     let strings: Cache<String, usize> = Cache::new(10);
     assert_eq!(strings.get_or_insert_with("abc", || Ok::<_, ()>(3)), Ok(3));
     assert_eq!(strings.get_or_insert_with("abc", || Err(())), Ok(3));
-    assert_eq!(strings.get_or_insert_with("zz", || Err::<usize, _>(7)), Err(7));
+    assert_eq!(
+        strings.get_or_insert_with("zz", || Err::<usize, _>(7)),
+        Err(7)
+    );
     assert!(!strings.contains_key("zz"));
 }
 
@@ -480,7 +540,9 @@ fn an_initialiser_may_use_the_cache_for_other_keys() {
 #[test]
 fn an_initialiser_asking_for_its_own_key_panics() {
     let cache: Cache<u32, u32> = Cache::new(100);
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cache.get_with(1, || cache.get_with(1, || 1))));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cache.get_with(1, || cache.get_with(1, || 1))
+    }));
     let panic = r.unwrap_err();
     let msg = panic
         .downcast_ref::<&str>()

@@ -35,6 +35,8 @@ pub mod policy;
 mod slot;
 mod stats;
 mod store;
+#[cfg(test)]
+mod tests;
 mod timers;
 
 pub use api::{Cache, CachePolicy, CacheRef, PredicateError};
