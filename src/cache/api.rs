@@ -388,6 +388,67 @@ where
         engine!(self, c => c.load_missed(key.to_owned(), with, private_error_rules()))
     }
 
+    /// [`get_with`](Self::get_with) for a borrowed key (moka's name); the
+    /// key is cloned only on a miss.
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<String, usize> = evacmap::Cache::new(10);
+    /// assert_eq!(cache.get_with_by_ref("four", || 4), 4);
+    /// ```
+    pub fn get_with_by_ref<Q>(&self, key: &Q, init: impl FnOnce() -> V) -> V
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        match self.get(key) {
+            Some(value) => value,
+            None => engine!(self, c => c.load_missed(key.to_owned(), init, value_rules())),
+        }
+    }
+
+    /// [`try_get_with`](Self::try_get_with) for a borrowed key.
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<String, usize> = evacmap::Cache::new(10);
+    /// assert_eq!(cache.try_get_with_by_ref("four", || Ok::<_, ()>(4)), Ok(4));
+    /// ```
+    pub fn try_get_with_by_ref<Q, E>(
+        &self,
+        key: &Q,
+        init: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, Arc<E>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        E: Send + Sync + 'static,
+    {
+        match self.get(key) {
+            Some(value) => Ok(value),
+            None => engine!(self, c => c.load_missed(key.to_owned(), init, try_rules())),
+        }
+    }
+
+    /// [`optionally_get_with`](Self::optionally_get_with) for a borrowed key.
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<String, usize> = evacmap::Cache::new(10);
+    /// assert_eq!(cache.optionally_get_with_by_ref("four", || Some(4)), Some(4));
+    /// ```
+    pub fn optionally_get_with_by_ref<Q>(
+        &self,
+        key: &Q,
+        init: impl FnOnce() -> Option<V>,
+    ) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        match self.get(key) {
+            Some(value) => Some(value),
+            None => engine!(self, c => c.load_missed(key.to_owned(), init, optional_rules())),
+        }
+    }
+
     /// [`get_with`](Self::get_with) with an async initialiser, on any
     /// executor. Dropping the returned future while its `init` runs hands
     /// the load to a waiting caller.
@@ -586,6 +647,97 @@ where
     /// ```
     pub fn name(&self) -> Option<&str> {
         self.inner.name.as_deref()
+    }
+
+    // ---- quick_cache's names ----
+
+    /// Entries in the cache: [`entry_count`](Self::entry_count) as a
+    /// `usize` (quick_cache's name).
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::new(10);
+    /// cache.insert(1, 1);
+    /// assert_eq!(cache.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.entry_count() as usize
+    }
+
+    /// Whether the cache holds no entry.
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::new(10);
+    /// assert!(cache.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.entry_count() == 0
+    }
+
+    /// [`weighted_size`](Self::weighted_size) (quick_cache's name).
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::new(10);
+    /// cache.insert(1, 1);
+    /// assert_eq!(cache.weight(), 1);
+    /// ```
+    pub fn weight(&self) -> u64 {
+        self.weighted_size()
+    }
+
+    /// The capacity (`u64::MAX` when unbounded; quick_cache's name).
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::new(10);
+    /// assert_eq!(cache.capacity(), 10);
+    /// ```
+    pub fn capacity(&self) -> u64 {
+        engine!(self, c => c.max_capacity())
+    }
+
+    /// [`set_max_capacity`](Self::set_max_capacity) (quick_cache's name).
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::new(10);
+    /// cache.set_capacity(20);
+    /// assert_eq!(cache.capacity(), 20);
+    /// ```
+    pub fn set_capacity(&self, capacity: u64) {
+        self.set_max_capacity(capacity)
+    }
+
+    /// [`invalidate_all`](Self::invalidate_all) (quick_cache's name).
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::new(10);
+    /// cache.insert(1, 1);
+    /// cache.clear();
+    /// assert!(cache.is_empty());
+    /// ```
+    pub fn clear(&self) {
+        self.invalidate_all()
+    }
+
+    /// Hits so far ([`stats`](Self::stats)`().hits`, quick_cache's name).
+    ///
+    /// ```
+    /// let cache = evacmap::Cache::new(10);
+    /// cache.insert(1, 1);
+    /// let _ = cache.get(&1);
+    /// assert_eq!(cache.hits(), 1);
+    /// ```
+    pub fn hits(&self) -> u64 {
+        self.stats().hits
+    }
+
+    /// Misses so far ([`stats`](Self::stats)`().misses`, quick_cache's name).
+    ///
+    /// ```
+    /// let cache: evacmap::Cache<u32, u32> = evacmap::Cache::new(10);
+    /// let _ = cache.get(&1);
+    /// assert_eq!(cache.misses(), 1);
+    /// ```
+    pub fn misses(&self) -> u64 {
+        self.stats().misses
     }
 
     /// Bytes held by the policy's own structures (queues, ghosts, sketch,
