@@ -597,3 +597,25 @@ fn run_pending_tasks_after_invalidate_all_gives_memory_back() {
         cache.policy_bytes()
     );
 }
+
+#[test]
+fn hits_protect_an_entry_from_a_scan() {
+    // A key read between inserts stays while a scan of one-time keys passes
+    // through: the hits it got are what the policy sees (the access counter
+    // a hit raises), so this fails if hits are not recorded.
+    let cache: Cache<u64, u64> = Cache::new(100);
+    for round in 0..50 {
+        for hot in 0..10 {
+            cache.insert(hot, hot);
+        }
+        for i in 0..1_000 {
+            let scan = 1_000_000 + round * 1_000 + i;
+            cache.insert(scan, scan);
+            for hot in 0..10 {
+                let _ = cache.get(&hot);
+            }
+        }
+    }
+    let kept = (0..10).filter(|hot| cache.contains_key(hot)).count();
+    assert_eq!(kept, 10, "the hot keys were flushed by a scan");
+}
