@@ -1,12 +1,10 @@
-//! A tour of evacmap on its defaults: a session store.
+//! Part 1: evacmap's [`HashMap`] on its defaults, as a session store.
 //!
 //! Writer threads log sessions in (insert) while reader threads look sessions
 //! up (mostly hits, some misses), until the map holds 1,000,000 sessions. Then
 //! 90% of the sessions expire (remove), and finally the store is cleared.
 //! After each phase the tour prints throughput and `stats()`, so you can watch
 //! capacity grow and shrink, and retired bytes go from pending to freed.
-//!
-//! Run: `cargo run --release --example tour`
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
@@ -138,13 +136,20 @@ fn mib(bytes: usize) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-fn main() {
-    let cores = thread::available_parallelism().map_or(2, |n| n.get());
+/// What part 1 found, for the tour's summary.
+pub struct Summary {
+    pub sessions: u64,
+    pub writes_per_second: f64,
+    pub peak_held_bytes: usize,
+    pub held_after_clear: usize,
+}
+
+pub fn run(cores: usize) -> Summary {
     let writers = (cores / 2).max(1);
     let readers = (cores - writers).max(1);
     let store: HashMap<u64, Session> = HashMap::new();
     println!(
-        "evacmap tour: a session store, {writers} writer and {readers} reader threads, {} shards",
+        "### Part 1: the map, as a session store ({writers} writer and {readers} reader threads, {} shards)",
         store.shards()
     );
     report(
@@ -161,6 +166,7 @@ fn main() {
         &store,
         Some(&grow),
     );
+    let peak_held_bytes = store.stats().held_bytes();
 
     let expire = run_phase(
         &store,
@@ -218,4 +224,10 @@ fn main() {
         None,
     );
     assert!(store.is_empty());
+    Summary {
+        sessions: SESSIONS,
+        writes_per_second: grow.writes as f64 / grow.elapsed.as_secs_f64(),
+        peak_held_bytes,
+        held_after_clear: store.stats().held_bytes(),
+    }
 }
