@@ -25,6 +25,28 @@ pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8};
 // `Ordering` is a plain enum in both worlds.
 pub(crate) use std::sync::atomic::Ordering;
 
+/// `thread_local!` for per-thread state that decides what a thread does
+/// (the cache's re-entrancy marks and its reads-until-expiry-work counter):
+/// std's normally, loom's under a model. Loom runs every model thread on
+/// one OS thread, so a std thread-local would be one value shared by all
+/// model threads (one thread's "I hold a shard lock" mark would make
+/// another panic) and would carry over from one execution to the next (so
+/// replaying a schedule would not replay the same steps). Loom's gives each
+/// model thread its own value, fresh in every execution. Takes std's
+/// `const { .. }` form only (loom's macro does not accept it, so under loom
+/// the initialiser is passed on without `const`).
+macro_rules! model_thread_local {
+    ($($(#[$attr:meta])* static $name:ident: $t:ty = const { $init:expr };)*) => {
+        $(
+            #[cfg(not(loom))]
+            std::thread_local! { $(#[$attr])* static $name: $t = const { $init }; }
+            #[cfg(loom)]
+            loom::thread_local! { $(#[$attr])* static $name: $t = $init; }
+        )*
+    };
+}
+pub(crate) use model_thread_local as thread_local;
+
 /// The shard writer lock: `parking_lot::Mutex` normally, loom's under a model.
 pub(crate) struct Mutex<T> {
     #[cfg(not(loom))]

@@ -38,7 +38,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use crate::sync::{Condvar, Mutex, MutexGuard};
+use crate::sync::{thread_local, Condvar, Mutex, MutexGuard};
 
 /// How a load ended, as its followers see it.
 pub(crate) enum Outcome<V> {
