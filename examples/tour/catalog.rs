@@ -2,7 +2,7 @@
 //! (compiled in by rusqlite's `bundled` feature, so there is no server to
 //! install), one table of a million rows in a temporary file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -80,7 +80,8 @@ impl Catalog {
     /// with no journal and no fsync: a throwaway file needs no crash
     /// safety. Rows come from a seeded RNG, so every run has the same data.
     pub fn build(rows: u32, mut progress: impl FnMut(u32)) -> rusqlite::Result<Catalog> {
-        let path = std::env::temp_dir().join(format!("evacmap-tour-{}.db", std::process::id()));
+        remove_leftovers();
+        let path = std::env::temp_dir().join(format!("{FILE_PREFIX}{}.db", std::process::id()));
         let _ = std::fs::remove_file(&path);
         // From here on, dropping `catalog` deletes the file, error or not.
         let catalog = Catalog { path };
@@ -157,6 +158,30 @@ impl Catalog {
         )
         .expect("configure the reader");
         Reader { db }
+    }
+}
+
+/// The catalog's file name, before the process id.
+const FILE_PREFIX: &str = "evacmap-tour-";
+
+/// Deletes the catalogs of tours that were interrupted (Ctrl-C skips
+/// `Drop`), where `/proc` can tell that their process is gone: each is
+/// some 170 MiB, and a temporary directory may live in memory.
+fn remove_leftovers() {
+    let Ok(files) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for file in files.flatten() {
+        let name = file.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(FILE_PREFIX)?.strip_suffix(".db"));
+        if let Some(pid) = pid {
+            let gone = Path::new("/proc/self").exists() && !Path::new("/proc").join(pid).exists();
+            if gone {
+                let _ = std::fs::remove_file(file.path());
+            }
+        }
     }
 }
 

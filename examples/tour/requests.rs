@@ -119,7 +119,7 @@ impl Latencies {
 }
 
 /// Replays each stream on a thread of its own through `serve`, for
-/// `duration`, timing every request; a thread that reaches the end of its
+/// `duration` (whole seconds), timing every request; a thread that reaches the end of its
 /// stream starts it over. A fixed duration rather than a fixed number of
 /// requests keeps the tour's length the same on any machine.
 ///
