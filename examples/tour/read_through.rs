@@ -232,7 +232,9 @@ fn report_cache(cache: &ProductCache, run: &Replay, queries: u64, departures: &D
     // Without single flight every miss would be a query. With it, a thread
     // that misses a product another thread is already loading waits for
     // that row instead. Here a load takes microseconds, so two threads
-    // rarely miss the same product at once (phase 10 has a slow query).
+    // rarely miss the same product at once (phase 11 has a slow query).
+    // The load time is wall time: it includes any time a loader spent
+    // preempted, with more threads than cores.
     println!(
         "   SQLite queries: {} for {} misses (single flight: {} misses waited for another \
          thread's query); {:.1} µs per load on average",
@@ -314,7 +316,9 @@ fn straight_to_sqlite(catalog: &Catalog, streams: &[Vec<u32>]) -> Replay {
 }
 
 /// Requests per second and latency, with and without the cache. Latencies
-/// include the two clock reads that time each request (tens of ns).
+/// include the two clock reads that time each request (tens of ns). The
+/// cache's tail is its misses: each pays for the query and then for the
+/// insert, with the eviction and expiry work the insert does.
 fn compare(cached: &Replay, direct: &Replay) {
     println!("\n   per request            p50        p90        p99      throughput");
     for (name, run) in [
@@ -329,6 +333,9 @@ fn compare(cached: &Replay, direct: &Replay) {
             run.per_second() / 1e6
         );
     }
+    println!(
+        "   (the cache's tail is its misses: a query, then the insert and the eviction it does)"
+    );
 }
 
 /// Phase 11: a stampede. A category's bargains take a scan of the whole
