@@ -267,7 +267,7 @@ where
         let hash = self.map.hash_of(&key);
         let weight = self.weigh(&key, &value);
         let guard = epoch::pin();
-        let mut removals = Removals::new();
+        let mut removals = Removals::new(self.listener.is_some());
         if u64::from(weight) > self.max.load(Relaxed) {
             // Too heavy to ever fit: the key's old value goes (it was
             // replaced by one the cache cannot hold) and the new one is
@@ -374,7 +374,7 @@ where
         let old = self
             .loads
             .write_borrowed(hash, key, || self.map.unpublish(&guard, hash, key))?;
-        let mut removals = Removals::new();
+        let mut removals = Removals::new(self.listener.is_some());
         self.session(&guard, &mut removals, |s| s.retire(old));
         let cause = self.cause_of(old, RemovalCause::Explicit);
         let result = (cause == RemovalCause::Explicit).then(|| f(old));
@@ -391,7 +391,7 @@ where
         let mut batch = Vec::new();
         while let Some(start) = from {
             let guard = epoch::pin();
-            let mut removals = Removals::new();
+            let mut removals = Removals::new(self.listener.is_some());
             let mut taken = Vec::new();
             let mut cursor = Some(start);
             // A few buckets per pin, so the guard is held briefly.
@@ -489,7 +489,7 @@ where
             }
         };
         let guard = epoch::pin();
-        let mut removals = Removals::new();
+        let mut removals = Removals::new(self.listener.is_some());
         // Runs only if no write superseded the load.
         let insert = |_: &V| match prepared {
             Ok(slot) => {
@@ -580,7 +580,7 @@ where
     /// free or `all` asks to wait for it.
     pub(crate) fn maintain(&self, all: bool) {
         let guard = epoch::pin();
-        let mut removals = Removals::new();
+        let mut removals = Removals::new(self.listener.is_some());
         {
             let mut state = if all {
                 self.state.lock()
@@ -611,7 +611,7 @@ where
     pub(crate) fn set_max_capacity(&self, max: u64) {
         self.max.store(max, Relaxed);
         let guard = epoch::pin();
-        let mut removals = Removals::new();
+        let mut removals = Removals::new(self.listener.is_some());
         self.session(&guard, &mut removals, |s| s.policy.set_max_weight(max));
         self.deliver(removals);
     }

@@ -45,6 +45,16 @@ pub enum RemovalCause {
 }
 
 impl RemovalCause {
+    /// Where the cause's counts go in per-cause arrays.
+    pub(crate) fn index(self) -> usize {
+        match self {
+            RemovalCause::Expired => 0,
+            RemovalCause::Explicit => 1,
+            RemovalCause::Replaced => 2,
+            RemovalCause::Size => 3,
+        }
+    }
+
     /// Whether the cache chose to remove it (`Expired` or `Size`), rather
     /// than the user.
     ///
@@ -63,32 +73,50 @@ pub(crate) type Listener<K, V> = Arc<dyn Fn(Arc<K>, V, RemovalCause) + Send + Sy
 
 /// Departures recorded during one operation, delivered once its locks are
 /// released, while the guard `'g` under which the entries were reached
-/// still keeps them readable.
+/// still keeps them readable. Without a listener only their counts are kept
+/// (no allocation on the eviction path).
 pub(crate) struct Removals<'g, K, V, T> {
+    /// Whether a listener wants the entries themselves.
+    keep: bool,
     departed: Vec<(&'g Entry<K, Slot<V, T>>, RemovalCause)>,
+    /// Departures and their weight, by cause.
+    counts: [(u64, u64); 4],
     /// A pair that never entered the cache (too heavy), and its weight.
     refused: Option<(K, V, u64)>,
 }
 
 impl<'g, K, V, T> Removals<'g, K, V, T> {
-    pub(crate) fn new() -> Self {
+    /// `keep`: whether a listener will want the entries.
+    pub(crate) fn new(keep: bool) -> Self {
         Removals {
+            keep,
             departed: Vec::new(),
+            counts: [(0, 0); 4],
             refused: None,
         }
     }
 
     /// Records that `entry` left, for `cause`.
     pub(crate) fn push(&mut self, entry: &'g Entry<K, Slot<V, T>>, cause: RemovalCause) {
-        self.departed.push((entry, cause));
+        let count = &mut self.counts[cause.index()];
+        count.0 += 1;
+        count.1 += u64::from(entry.value.meta.weight());
+        if self.keep {
+            self.departed.push((entry, cause));
+        }
     }
 
     pub(crate) fn refuse(&mut self, key: K, value: V, weight: u64) {
-        self.refused = Some((key, value, weight));
+        let count = &mut self.counts[RemovalCause::Size.index()];
+        count.0 += 1;
+        count.1 += weight;
+        if self.keep {
+            self.refused = Some((key, value, weight));
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.departed.is_empty() && self.refused.is_none()
+        self.counts.iter().all(|c| c.0 == 0)
     }
 
     /// Counts the departures in `stats` and tells `listener` (if any) about
@@ -99,6 +127,10 @@ impl<'g, K, V, T> Removals<'g, K, V, T> {
         K: Clone,
         V: Clone,
     {
+        stats.removed(&self.counts);
+        let Some(listener) = listener else {
+            return;
+        };
         let mut first_panic: Option<Box<dyn Any + Send>> = None;
         let mut call = |f: &mut dyn FnMut()| {
             if let Err(panic) = catch_unwind(AssertUnwindSafe(f)) {
@@ -106,26 +138,20 @@ impl<'g, K, V, T> Removals<'g, K, V, T> {
             }
         };
         for &(entry, cause) in &self.departed {
-            stats.removed(cause, u64::from(entry.value.meta.weight()));
-            if let Some(listener) = listener {
-                call(&mut || {
-                    listener(
-                        Arc::new(entry.key.clone()),
-                        entry.value.value.clone(),
-                        cause,
-                    )
-                });
-            }
+            call(&mut || {
+                listener(
+                    Arc::new(entry.key.clone()),
+                    entry.value.value.clone(),
+                    cause,
+                )
+            });
         }
-        if let Some((key, value, weight)) = self.refused {
-            stats.removed(RemovalCause::Size, weight);
-            if let Some(listener) = listener {
-                let mut pair = Some((key, value));
-                call(&mut || {
-                    let (key, value) = pair.take().expect("called once");
-                    listener(Arc::new(key), value, RemovalCause::Size)
-                });
-            }
+        if let Some((key, value, _)) = self.refused {
+            let mut pair = Some((key, value));
+            call(&mut || {
+                let (key, value) = pair.take().expect("called once");
+                listener(Arc::new(key), value, RemovalCause::Size)
+            });
         }
         if let Some(panic) = first_panic {
             resume_unwind(panic);

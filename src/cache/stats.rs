@@ -12,8 +12,6 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
-use super::listener::RemovalCause;
-
 /// A snapshot of a cache's counters since it was built.
 ///
 /// ```
@@ -147,15 +145,6 @@ fn thread_index() -> usize {
     })
 }
 
-fn cause_index(cause: RemovalCause) -> usize {
-    match cause {
-        RemovalCause::Expired => 0,
-        RemovalCause::Explicit => 1,
-        RemovalCause::Replaced => 2,
-        RemovalCause::Size => 3,
-    }
-}
-
 impl Stats {
     pub(crate) fn new() -> Self {
         Stats {
@@ -194,10 +183,15 @@ impl Stats {
         stripe.load_nanos.fetch_add(nanos, Relaxed);
     }
 
-    pub(crate) fn removed(&self, cause: RemovalCause, weight: u64) {
+    /// Counts departures: `(count, weight)` per cause, by `RemovalCause::index`.
+    pub(crate) fn removed(&self, counts: &[(u64, u64); 4]) {
         let stripe = self.mine();
-        stripe.removed[cause_index(cause)].fetch_add(1, Relaxed);
-        stripe.removed_weight[cause_index(cause)].fetch_add(weight, Relaxed);
+        for (i, &(count, weight)) in counts.iter().enumerate() {
+            if count > 0 {
+                stripe.removed[i].fetch_add(count, Relaxed);
+                stripe.removed_weight[i].fetch_add(weight, Relaxed);
+            }
+        }
     }
 
     /// Hits and misses so far (the policy's request count).
