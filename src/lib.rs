@@ -90,6 +90,18 @@
 //!    counts are a [`BuildError`]; an inconsistent `Hash`/`Eq` can give wrong
 //!    answers but never undefined behaviour.
 //!
+//! # The cache
+//! [`Cache`] (module [`cache`]) is a bounded concurrent cache built on the
+//! map, with moka's and quick_cache's method names: lock-free hits that
+//! write nothing shared, a global and exact bound, time to live and idle,
+//! single-flight loading (blocking and async) and an eviction listener.
+//!
+//! ```
+//! let cache: evacmap::Cache<u64, String> = evacmap::Cache::new(10_000);
+//! let row = cache.get_with(7, || format!("row {}", 7));
+//! assert_eq!(cache.get(&7), Some(row));
+//! ```
+//!
 //! # Reclamation and guards
 //! evacmap uses crossbeam-epoch's global collector. Memory is freed only once
 //! every thread that was pinned when it was retired has unpinned, so a thread
@@ -129,8 +141,8 @@ mod seam;
 mod stats;
 mod sync;
 
-pub use cache::Cache;
 pub use builder::{default_shards, BuildError, Builder, ResizeMode, MAX_SHARDS};
+pub use cache::Cache;
 pub use compute::{Computed, Op};
 pub use iter::{Iter, Keys, PinnedIter, Values};
 pub use map::HashMap;
