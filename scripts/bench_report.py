@@ -12,6 +12,9 @@
         (default benches/results). With --write, replaces each block between
         `<!-- BEGIN name -->` and `<!-- END name -->` in that file.
 
+The cache's tables (benches/results/cache.json and cache_memory.json, from
+benches/cache.rs and benches/cache_memory.rs) go to the `cache-*` blocks.
+
 Ratios always read "higher is better for evacmap" for throughput (evacmap
 throughput / peer throughput) and are stated as evacmap / peer for latency and
 bytes, where lower is better; every table says which.
@@ -328,6 +331,211 @@ def iteration_table(doc):
     return table(header, rows), by
 
 
+CACHE_PEERS = ["quick_cache", "moka", "lru"]
+CACHE_LABEL = {"zipf0.99": "Zipf 0.99", "zipf1.2": "Zipf 1.2 (95 % variant)"}
+
+
+def pct(x):
+    return "–" if x is None else f"{100 * x:.1f} %"
+
+
+def cache_throughput_table(doc, path):
+    """Read-through throughput for one path ("get+insert" or "loader")."""
+    if doc is None:
+        return "(no results: run `cargo bench --bench cache`)", {}
+    rows_in = [r for r in doc["rows"] if r.get("bench") == "throughput"]
+    by = {(r["workload"], r["path"], r["threads"], r["cache"]): r for r in rows_in}
+    keys = []
+    for r in rows_in:
+        k = (r["workload"], r["threads"])
+        if r["path"] == path and k not in keys:
+            keys.append(k)
+    header = ["workload", "threads", "evacmap Mops/s", "hits"]
+    for p in CACHE_PEERS:
+        header += [f"{p} Mops/s", "hits"]
+    header += [f"vs {p}" for p in CACHE_PEERS]
+    rows = []
+    for w, t in keys:
+        e = by.get((w, path, t, "evacmap"))
+        row = [CACHE_LABEL.get(w, w), t, fmt(e["mops"]) if e else "–", pct(e["hit_ratio"]) if e else "–"]
+        for p in CACHE_PEERS:
+            r = by.get((w, path, t, p))
+            row += [fmt(r["mops"]) if r else "–", pct(r["hit_ratio"]) if r else "–"]
+        for p in CACHE_PEERS:
+            r = by.get((w, path, t, p))
+            row.append(rfmt(ratio(e["mops"], r["mops"])) if (e and r) else "–")
+        rows.append(row)
+    loaders = {}
+    for r in rows_in:
+        if r["path"] == path:
+            loaders.setdefault(r["cache"], r.get("loader"))
+    text = table(header, rows)
+    if path == "loader":
+        text += "\n\nLoaders: " + "; ".join(f"{c} `{l}`" for c, l in loaders.items()) + "."
+    return text, by
+
+
+def cache_latency_table(doc):
+    if doc is None:
+        return "(no results: run `cargo bench --bench cache`)", {}
+    rows_in = [r for r in doc["rows"] if r.get("bench") == "latency"]
+    by = {(r["cache"], r["op"]): r for r in rows_in}
+
+    def t(ns):
+        if ns < 1e4:
+            return f"{ns:.0f} ns"
+        if ns < 1e6:
+            return f"{ns / 1e3:.1f} µs"
+        return f"{ns / 1e6:.2f} ms"
+
+    header = ["op", "cache", "p50", "p99", "p99.9", "max", "ops timed", "evacmap p50 / this", "evacmap p99.9 / this"]
+    rows = []
+    for op in ["get", "insert"]:
+        e = by.get(("evacmap", op))
+        for r in rows_in:
+            if r["op"] != op:
+                continue
+            rows.append(
+                [
+                    f"`{op}`",
+                    r["cache"],
+                    t(r["p50_ns"]),
+                    t(r["p99_ns"]),
+                    t(r["p999_ns"]),
+                    t(r["max_ns"]),
+                    f"{r['count']:,}",
+                    rfmt(ratio(e["p50_ns"], r["p50_ns"])) if e else "–",
+                    rfmt(ratio(e["p999_ns"], r["p999_ns"])) if e else "–",
+                ]
+            )
+    timer = [r.get("timer_p50_ns") for r in rows_in if r.get("timer_p50_ns")]
+    text = table(header, rows)
+    if timer:
+        text += (
+            f"\n\n(One thread, Zipf 0.99 read-through on a full cache of {rows_in[0]['capacity']:,}; every `insert` "
+            f"is a miss's and evicts. The clock's own cost, an empty timed region, is "
+            f"{min(timer):.0f}{'' if round(min(timer)) == round(max(timer)) else f'-{max(timer):.0f}'} ns "
+            "at the median and is included in every figure.)"
+        )
+    return text, by
+
+
+def cache_async_table(doc):
+    if doc is None:
+        return "(no results: run `cargo bench --bench cache`)", {}
+    rows_in = [r for r in doc["rows"] if r.get("bench") == "async"]
+    by = {(r["threads"], r["cache"]): r for r in rows_in}
+    caches = []
+    for r in rows_in:
+        if r["cache"] not in caches:
+            caches.append(r["cache"])
+    peers = [c for c in caches if c != "evacmap"]
+    header = ["worker threads = tasks"]
+    for c in caches:
+        header += [f"{c} Mops/s", "hits"]
+    header += [f"vs {p}" for p in peers]
+    rows = []
+    for t in sorted({r["threads"] for r in rows_in}):
+        e = by.get((t, "evacmap"))
+        row = [t]
+        for c in caches:
+            r = by.get((t, c))
+            row += [fmt(r["mops"]) if r else "–", pct(r["hit_ratio"]) if r else "–"]
+        for p in peers:
+            r = by.get((t, p))
+            row.append(rfmt(ratio(e["mops"], r["mops"])) if (e and r) else "–")
+        rows.append(row)
+    loaders = {r["cache"]: r["loader"] for r in rows_in}
+    return table(header, rows) + "\n\nLoaders: " + "; ".join(f"{c} `{l}`" for c, l in loaders.items()) + ".", by
+
+
+def cache_memory_table(doc):
+    if doc is None:
+        return "(no results: run `cargo bench --bench cache_memory`)", {}
+    by = {r["cache"]: r for r in doc["rows"]}
+    n = doc["params"]["entries"]
+    e = by.get("evacmap")
+
+    def b(x):
+        x = x["requested"]
+        if abs(x) < 10_000:
+            return f"{x} B"
+        if abs(x) < 10_000_000:
+            return f"{x / 1024:.1f} KiB"
+        return f"{x / 1048576:.1f} MiB"
+
+    header = [
+        "cache",
+        "bytes/entry (requested)",
+        "bytes/entry (malloc usable)",
+        "entries held",
+        "empty cache",
+        "after emptying",
+        "emptied with",
+        "evacmap / this, bytes/entry",
+    ]
+    rows = []
+    for c, r in by.items():
+        rows.append(
+            [
+                c,
+                f"{r['bytes_per_entry']['requested']:.1f}",
+                f"{r['bytes_per_entry']['usable']:.1f}",
+                f"{r['entries_held']:,}",
+                b(r["empty"]),
+                b(r["after_invalidate_all"]),
+                f"`{r['invalidate']}`",
+                rfmt(ratio(e["bytes_per_entry"]["requested"], r["bytes_per_entry"]["requested"])) if e else "–",
+            ]
+        )
+    text = table(header, rows)
+    text += (
+        f"\n\n(Capacity {n:,}, {n:,} distinct u64 → u64 inserts; bytes per entry held. "
+        "\"requested\" counts the sizes asked of the allocator plus evacmap's OS-mapped tables, "
+        "\"malloc usable\" what glibc hands out."
+    )
+    if e and e.get("policy_bytes", {}).get("full") is not None:
+        pb = e["policy_bytes"]
+        text += (
+            f" Of evacmap's, its policy's structures (`policy_bytes()`): {pb['full'] / e['entries_held']:.1f} B/entry "
+            f"full, {pb['after_invalidate_all']} B after emptying."
+        )
+    return text + ")", by
+
+
+def cache_targets_table(cache, memory):
+    rows = []
+
+    def add(name, value, target, ok):
+        rows.append([name, value, target, "met" if ok else ("**missed**" if ok is not None else "–")])
+
+    if cache:
+        for w in ["zipf0.99", "zipf1.2"]:
+            for t in [1, 2]:
+                e = cache.get((w, "get+insert", t, "evacmap"))
+                q = cache.get((w, "get+insert", t, "quick_cache"))
+                if not (e and q):
+                    continue
+                r = ratio(e["mops"], q["mops"])
+                hits = f" (hits {pct(e['hit_ratio'])} vs {pct(q['hit_ratio'])})"
+                add(
+                    f"{CACHE_LABEL.get(w, w)} read-through, {t} thread{'s' if t > 1 else ''}, vs quick_cache{hits}",
+                    rfmt(r),
+                    "≥ 1.20×",
+                    r >= 1.2,
+                )
+    if memory:
+        e = memory.get("evacmap")
+        if e:
+            n = e["entries_held"]
+            for c in ["requested", "usable"]:
+                v = e["bytes_per_entry"][c]
+                add(f"bytes per entry at {n:,} entries ({'malloc usable' if c == 'usable' else c})", f"{v:.1f} B", "≤ 64 B", v <= 64)
+            r = ratio(e["after_invalidate_all"]["requested"], e["empty"]["requested"])
+            add("after `invalidate_all()` + `run_pending_tasks()`, / empty cache", rfmt(r), "≤ 2.00×", r <= 2.0)
+    return table(["target", "measured", "wanted", ""], rows)
+
+
 def targets_table(single, conc, skew, pauses, memory):
     rows = []
 
@@ -399,6 +607,19 @@ def tables(args):
     text, _ = iteration_table(docs["iteration"])
     blocks["iteration"] = meta_line(docs["iteration"]) + "\n\n" + text
     blocks["targets"] = targets_table(single, conc, skew, pauses, memory)
+    cache_doc = load(results, "cache")
+    cache_mem = load(results, "cache_memory")
+    text, cache = cache_throughput_table(cache_doc, "get+insert")
+    blocks["cache-throughput"] = meta_line(cache_doc) + "\n\n" + text
+    text, _ = cache_throughput_table(cache_doc, "loader")
+    blocks["cache-loader"] = text
+    text, _ = cache_latency_table(cache_doc)
+    blocks["cache-latency"] = text
+    text, _ = cache_async_table(cache_doc)
+    blocks["cache-async"] = text
+    text, cmem = cache_memory_table(cache_mem)
+    blocks["cache-memory"] = meta_line(cache_mem) + "\n\n" + text
+    blocks["cache-targets"] = cache_targets_table(cache, cmem)
     machine = next((d["machine"] for d in docs.values() if d and "evacmap_default_shards" in d["machine"]), None)
     if machine:
         blocks["machine"] = (

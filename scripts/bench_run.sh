@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole benchmark suite, one bench at a time, then regenerates the
-# tables of BENCHMARKS.md and the chart docs/bench-throughput.png.
+# tables of BENCHMARKS.md and the charts docs/bench-throughput.png and
+# docs/cache-throughput.png.
 #
-#   scripts/bench_run.sh                 # full run (about 20 minutes on 2 cores)
+#   scripts/bench_run.sh                 # full run (about 25 minutes on 2 cores)
 #   EVACMAP_BENCH_QUICK=1 scripts/bench_run.sh   # smoke run; results go under the target dir
 #   scripts/bench_run.sh concurrent skew # only these benches (then report + chart)
 #
@@ -19,7 +20,7 @@ export CARGO_TARGET_DIR="$target"
 max_load="${MAX_LOAD:-1.0}"
 max_wait="${MAX_WAIT:-600}"
 benches=("$@")
-[ ${#benches[@]} -eq 0 ] && benches=(evacmap concurrent skew pauses memory iteration)
+[ ${#benches[@]} -eq 0 ] && benches=(evacmap concurrent skew pauses memory iteration cache cache_memory)
 if [ -n "${EVACMAP_BENCH_QUICK:-}" ] && [ "${EVACMAP_BENCH_QUICK}" != 0 ]; then
     results="$target/evacmap-bench-quick"
     prefix="EVACMAP_BENCH_QUICK=1 "
@@ -63,8 +64,10 @@ done
 python3 scripts/bench_report.py tables --results "$results" > "$logs/tables.md"
 if [ "$results" = benches/results ]; then
     python3 scripts/bench_report.py tables --results "$results" --write BENCHMARKS.md
-    python3 scripts/bench_chart.py --results "$results" --out docs/bench-throughput.png
+    python3 scripts/bench_chart.py --results "$results" --out docs/bench-throughput.png \
+        --cache-out docs/cache-throughput.png
 else
-    python3 scripts/bench_chart.py --results "$results" --out "$logs/bench-throughput.png"
+    python3 scripts/bench_chart.py --results "$results" --out "$logs/bench-throughput.png" \
+        --cache-out "$logs/cache-throughput.png"
     echo "quick results: $results; tables: $logs/tables.md" >&2
 fi
