@@ -234,6 +234,63 @@ BUGS = [
                   """        for entry in std::mem::take(&mut self.lock().retired) {""")],
         checks=["test:eq_reentry"],
     ),
+    # ---- the cache ----
+    dict(
+        name="cache-bound-off-by-one",
+        what="Policy::evict stops one unit of weight above the capacity",
+        patches=[("src/cache/policy/engine.rs",
+                  "while self.weight > self.max_weight {",
+                  "while self.weight > self.max_weight + 1 {")],
+        checks=["test:cache_api:the_bound_is_global_and_exact", "test:cache_model"],
+    ),
+    dict(
+        name="cache-listener-twice",
+        what="Cache::remove reports the removed entry's departure twice",
+        patches=[("src/cache/core.rs",
+                  "        removals.push(old, cause);\n",
+                  "        removals.push(old, cause);\n        removals.push(old, cause);\n")],
+        checks=["test:cache_model", "test:cache_stress:the_listener_hears_each_departure_exactly_once"],
+    ),
+    dict(
+        name="cache-access-never-recorded",
+        what="Meta::touch never stores: hits do not raise the entry's access counter",
+        patches=[("src/cache/slot.rs",
+                  "        if new != word {",
+                  "        if false && new != word {")],
+        checks=["test:cache_api:hits_protect_an_entry_from_a_scan"],
+    ),
+    dict(
+        name="cache-waiter-leads",
+        what="Loads::join never finds the load in flight: a waiter runs its own initialiser instead of waiting",
+        patches=[("src/cache/loads.rs",
+                  "if let Some(e) = shard.iter().find(|e| e.hash == hash && e.key == key) {",
+                  "if let Some(e) = shard.iter().find(|e| e.hash == hash && e.key == key).filter(|_| false) {")],
+        checks=["test:cache_stress:single_flight", "test:cache_async:one_initialiser"],
+    ),
+    dict(
+        name="cache-load-ignores-writes",
+        what="Leader::finish caches the loaded value even when a write superseded the load",
+        patches=[("src/cache/loads.rs",
+                  "Outcome::Done(value) if !entry.superseded =>",
+                  "Outcome::Done(value) if !entry.superseded || true =>")],
+        checks=["test:cache_api:a_write_during_a_load_wins"],
+    ),
+    dict(
+        name="cache-returns-expired",
+        what="Core::find returns entries past their deadline",
+        patches=[("src/cache/core.rs",
+                  "        if self.expired(entry, now) {\n            return None;",
+                  "        if false && self.expired(entry, now) {\n            return None;")],
+        checks=["test:cache_api:time_to_live_counts_from_the_last_write", "test:cache_model"],
+    ),
+    dict(
+        name="cache-reads-do-no-expiry-work",
+        what="Core::after_read never does expiry work: a cache that only reads keeps its expired entries",
+        patches=[("src/cache/core.rs",
+                  "if due && self.time.now() >= self.next_expiry.load(Relaxed) {",
+                  "if false && due && self.time.now() >= self.next_expiry.load(Relaxed) {")],
+        checks=["test:cache_api:reads_alone_free_expired_entries_within_the_stated_bound"],
+    ),
 ]
 
 def find(name):
