@@ -182,3 +182,40 @@ fn futures_are_send(cache: Cache<String, Vec<u8>>) {
     send(cache.optionally_get_with_async("k".into(), async { None }));
     send(cache.get_or_insert_with_async("k", async { Ok::<_, ()>(vec![]) }));
 }
+
+#[test]
+fn the_future_cache_has_mokas_async_names() {
+    runtime().block_on(async {
+        let cache: evacmap::cache::future::Cache<u32, u32> =
+            evacmap::cache::future::Cache::builder()
+                .max_capacity(10)
+                .build();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let gate = Arc::new(Notify::new());
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (cache, runs, gate) = (cache.clone(), runs.clone(), gate.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get_with(1, async {
+                            runs.fetch_add(1, SeqCst);
+                            gate.notified().await;
+                            10
+                        })
+                        .await
+                })
+            })
+            .collect();
+        until(|| runs.load(SeqCst) == 1 && cache.stats().misses == 8).await;
+        gate.notify_one();
+        for t in futures_join(tasks).await {
+            assert_eq!(t, 10);
+        }
+        cache.insert(2, 20).await;
+        assert_eq!(cache.get(&2).await, Some(20));
+        assert_eq!(cache.remove(&2).await, Some(20));
+        cache.invalidate(&1).await;
+        cache.run_pending_tasks().await;
+        assert_eq!(cache.entry_count(), 0);
+    });
+}

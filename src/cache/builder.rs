@@ -9,6 +9,7 @@ use super::api::{Cache, Inner};
 use super::clock::{nanos, Clock, SystemClock, Time};
 use super::core::{Core, Parts, Settings, Weigher};
 use super::expiry::{Expiration, Expiry, MAX_EXPIRY};
+use super::future;
 use super::listener::{Listener, RemovalCause};
 use super::slot::{Slot, Times, Timing};
 use crate::{BuildError, DefaultHashBuilder, HashMap};
@@ -346,6 +347,20 @@ where
     where
         S: std::hash::BuildHasher + Clone + Send + Sync + 'static,
     {
+        self.make(hasher)
+    }
+}
+
+impl<K, V, C> CacheBuilder<K, V, C>
+where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Checks the settings and builds the engine they call for.
+    fn make<S>(self, hasher: S) -> Result<Cache<K, V, S>, CacheBuildError>
+    where
+        S: std::hash::BuildHasher + Clone + Send + Sync + 'static,
+    {
         for (setting, duration) in [
             ("time_to_live", self.time_to_live),
             ("time_to_idle", self.time_to_idle),
@@ -380,6 +395,71 @@ where
             Inner::Plain(Core::new(map::<K, V, S, ()>(capacity, hasher)?, parts))
         };
         Ok(Cache::from_inner(inner, self.name))
+    }
+}
+
+impl<K, V> CacheBuilder<K, V, future::Cache<K, V>>
+where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Builds the cache (moka's `future::Cache` names).
+    ///
+    /// # Panics
+    /// As [`CacheBuilder::build`] does for the blocking cache.
+    ///
+    /// ```
+    /// let cache: evacmap::cache::future::Cache<u32, u32> =
+    ///     evacmap::cache::future::Cache::builder().max_capacity(10).build();
+    /// ```
+    pub fn build(self) -> future::Cache<K, V> {
+        self.build_with_hasher(DefaultHashBuilder::default())
+    }
+
+    /// Builds the cache, or says why the settings are impossible.
+    ///
+    /// ```
+    /// let cache = evacmap::cache::future::Cache::<u32, u32>::builder().try_build();
+    /// assert!(cache.is_ok());
+    /// ```
+    pub fn try_build(self) -> Result<future::Cache<K, V>, CacheBuildError> {
+        self.try_build_with_hasher(DefaultHashBuilder::default())
+    }
+
+    /// Builds the cache with `hasher`.
+    ///
+    /// # Panics
+    /// As [`CacheBuilder::build`] does for the blocking cache.
+    ///
+    /// ```
+    /// let cache: evacmap::cache::future::Cache<u32, u32, std::collections::hash_map::RandomState> =
+    ///     evacmap::cache::future::Cache::builder().build_with_hasher(Default::default());
+    /// ```
+    pub fn build_with_hasher<S>(self, hasher: S) -> future::Cache<K, V, S>
+    where
+        S: std::hash::BuildHasher + Clone + Send + Sync + 'static,
+    {
+        match self.try_build_with_hasher(hasher) {
+            Ok(cache) => cache,
+            Err(e) => panic!("evacmap::CacheBuilder::build: {e}"),
+        }
+    }
+
+    /// Builds the cache with `hasher`, or says why the settings are impossible.
+    ///
+    /// ```
+    /// let cache = evacmap::cache::future::Cache::<u32, u32>::builder()
+    ///     .try_build_with_hasher(std::collections::hash_map::RandomState::new());
+    /// assert!(cache.is_ok());
+    /// ```
+    pub fn try_build_with_hasher<S>(
+        self,
+        hasher: S,
+    ) -> Result<future::Cache<K, V, S>, CacheBuildError>
+    where
+        S: std::hash::BuildHasher + Clone + Send + Sync + 'static,
+    {
+        self.make(hasher).map(future::Cache::from)
     }
 }
 

@@ -26,6 +26,7 @@ mod builder;
 mod clock;
 mod core;
 mod expiry;
+pub mod future;
 mod iter;
 mod listener;
 mod loading;
