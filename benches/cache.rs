@@ -706,7 +706,12 @@ fn async_loaders(report: &mut Report, w: &Workload, capacity: u64, ops: usize, r
 fn main() {
     let capacity: u64 = 100_000;
     let ops = q(1usize << 18, 1 << 20);
-    let warm = q(1usize << 18, 1 << 20);
+    // EVACMAP_BENCH_CACHE_WARM: warm-up draws (scripts/cache_instructions.sh
+    // profiles a quick run after a full run's warm-up).
+    let warm = std::env::var("EVACMAP_BENCH_CACHE_WARM")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(q(1usize << 18, 1 << 20));
     let reps = q(1, 3);
     let latency_reps = q(1, 3);
     let async_ops = q(1usize << 17, 1 << 19);
