@@ -1,4 +1,5 @@
-//! Shared scaffolding for evacmap's loom models (`tests/models.rs`).
+//! Shared scaffolding for evacmap's loom models (`tests/models.rs` for the
+//! map, `tests/cache_models.rs` for the cache).
 //!
 //! Build and run only through `loom-tests/run.sh`, i.e. with
 //! `RUSTFLAGS="--cfg loom --cfg crossbeam_loom"` and a separate target dir.
@@ -23,7 +24,8 @@
 //!   reader was inside its operation), checked at the end of `loom::model`.
 //! - [`run_model`] and [`Setup`]: the scaffolding every model shares: each
 //!   execution's fresh tracker, window and map, its teardown ([`finish`]),
-//!   and the checks over all executions.
+//!   and the checks over all executions. [`run_executions`] is the same for
+//!   models that build their own structure (a cache) in each execution.
 //!
 //! Facts about loom 0.7 + crossbeam-epoch 0.9 these models depend on (found
 //! while writing them; each cost a false pass or a false failure):
@@ -45,6 +47,21 @@
 //!   only conflict with later stores; it explores such outcomes by letting
 //!   loads return older stores instead. Models must not depend on a specific
 //!   schedule being tried: they assert on every outcome they claim to reach.
+//! - Loom switches threads only at loom operations. A step that is not one
+//!   (a std atomic flag, advancing a `MockClock`) right after `spawn` always
+//!   runs before the spawned thread's first step, so an assertion guarded by
+//!   "the other thread had not started yet" is silently vacuous (found with
+//!   a deliberately broken cache that the model still passed). Put a
+//!   `loom::thread::yield_now()` before such a step.
+//! - A std `thread_local!` is one value for all model threads (they share
+//!   an OS thread) and survives from one execution to the next; per-thread
+//!   state the code under test reads must be `loom::thread_local!` (evacmap
+//!   picks it in `src/sync.rs`).
+//! - A panic caught with `catch_unwind` inside a model thread works, loom
+//!   operations in the destructors that run during the unwinding included.
+//!   Beware: std's panic count is per OS thread, which all model threads
+//!   share, so while one unwinds the others count as panicking too (a
+//!   failing assertion in that window aborts instead of reporting).
 #![cfg(loom)]
 
 use std::hash::{BuildHasher, Hasher};
@@ -265,6 +282,9 @@ impl Window {
     }
 }
 
+/// How many distinct outcomes a model can count ([`Stats::event`]).
+const EVENTS: usize = 8;
+
 /// Counters for one model, kept across its executions.
 #[derive(Debug)]
 pub struct Stats {
@@ -272,7 +292,7 @@ pub struct Stats {
     executions: AtomicUsize,
     freed: AtomicUsize,
     freed_in_race: AtomicUsize,
-    events: [AtomicUsize; 4],
+    events: [AtomicUsize; EVENTS],
     /// The tracker of the previous execution, checked once loom has dropped
     /// crossbeam's collector (at the start of the next execution, and after
     /// the last one).
@@ -287,12 +307,7 @@ impl Stats {
             executions: AtomicUsize::new(0),
             freed: AtomicUsize::new(0),
             freed_in_race: AtomicUsize::new(0),
-            events: [
-                AtomicUsize::new(0),
-                AtomicUsize::new(0),
-                AtomicUsize::new(0),
-                AtomicUsize::new(0),
-            ],
+            events: [const { AtomicUsize::new(0) }; EVENTS],
             teardown: Mutex::new(None),
         }
     }
@@ -349,7 +364,7 @@ impl Stats {
         }
     }
 
-    /// Counts a model-specific outcome (`which` < 4), for coverage reports.
+    /// Counts a model-specific outcome (`which` < 8), for coverage reports.
     pub fn event(&self, which: usize) {
         self.events[which].fetch_add(1, SeqCst);
     }
@@ -429,6 +444,35 @@ where
         let map = Arc::new(map(setup.capacity, setup.auto_shrink));
         body(&map, &t, &w);
         finish(map, &t, stats);
+    });
+}
+
+/// Runs a model that builds what it races on itself (a cache, say): `body`
+/// once per execution under `loom::model`, then the checks over all
+/// executions (as [`run_model`]).
+///
+/// Each execution is counted, then gets a fresh [`Tracker`] for `values`
+/// values and the racing reader's [`Window`]. `body` builds the structure,
+/// runs the race, joins every thread it spawned and drops the structure
+/// (freeing what it still holds); then no value may have been dropped twice,
+/// and once loom has torn the execution down (crossbeam's collector
+/// dropped, see [`finish`]) every value created must have been dropped
+/// exactly once.
+pub fn run_executions<F>(
+    stats: &'static Stats,
+    events: &[&str],
+    expect: Expect,
+    values: usize,
+    body: F,
+) where
+    F: Fn(&Arc<Tracker>, &Arc<Window>) + Sync + Send + 'static,
+{
+    explore(stats, events, expect, move || {
+        stats.execution();
+        let (t, w) = (Tracker::new(values), Window::new());
+        body(&t, &w);
+        t.assert_no_double_drop();
+        stats.check_after_teardown(&t);
     });
 }
 
