@@ -1,24 +1,43 @@
 #!/usr/bin/env bash
-# Runs evacmap's loom models (loom-tests/tests/models.rs), each under its own
-# preemption bound, one at a time, and fails if any model fails.
+# Runs evacmap's loom models, each under its own preemption bound, one at a
+# time, and fails if any model fails: the map's (loom-tests/tests/models.rs)
+# and the cache's (loom-tests/tests/cache_models.rs).
 #
-#   bash loom-tests/run.sh                 # the whole suite (2.5-4.5 min on 2 cores)
+#   bash loom-tests/run.sh                 # every model (about 8 min on 2 cores)
+#   bash loom-tests/run.sh map             # the map's models (2.5-4.5 min)
+#   bash loom-tests/run.sh cache           # the cache's models (about 3.5 min)
 #   bash loom-tests/run.sh clear_vs_get    # some models, at their bounds
-#   LOOM_QUICK=1 bash loom-tests/run.sh    # bounds capped at 2 (~1 min)
+#   LOOM_QUICK=1 bash loom-tests/run.sh    # bounds capped at 2 (~2 min)
 #   LOOM_TARGET_DIR=... bash loom-tests/run.sh   # another target directory
 #
-# The bounds below were chosen so that the suite takes a few minutes on a
-# 2-core machine; each model prints its executions and seconds. Measured
-# (2 shared cores, load ~6): executions / seconds per model
+# The bounds below were chosen so that each model takes well under a minute
+# and each set a few minutes on a 2-core machine; each model prints its
+# executions and seconds. Measured (2 shared cores, load ~6): executions /
+# seconds per model
 #   get_vs_first_insert 240 k / 30   get_vs_reinsert     44 k / 6
 #   get_vs_evacuation    57 k / 9    get_vs_pending_mig 154 k / 28
 #   writers_vs_reader   182 k / 53   iter_vs_migration  117 k / 22
 #   iter_vs_shrink       38 k / 7    iter_vs_reinsert    96 k / 15
 #   remove_vs_held_ref   21 k / 3    clear_vs_get       409 k / 84
 #   help_vs_reader       19 k / 4    total 262 s
+# and for the cache (2 cores, load ~3)
+#   single_flight_success    104 k / 34   single_flight_failure     60 k / 18
+#   single_flight_panic       60 k / 18   single_flight_invalidated 76 k / 20
+#   single_flight_superseded_waiter 69 k / 28
+#   get_ref_vs_evicting_insert 48 k / 16  get_vs_evicting_insert    54 k / 19
+#   inserts_vs_bound          35 k / 15   expiry_vs_reinsert        51 k / 23
+#   total 195 s
 # A model that finds a bug panics with loom's message and the process aborts (SIGABRT,
 # exit 134, because crossbeam's thread-local teardown then touches loom
-# outside the model): read the *first* panic message.
+# outside the model): read the *first* panic message. A lost wakeup or a
+# load left registered shows as loom's "deadlock" (or, for a follower that
+# goes round forever, "Model exceeded maximum number of branches").
+#
+# Not in the list: cache_models' loaders_vs_invalidation (three loader
+# threads; 1.2 M executions / 23 min at one preemption). When changing
+# src/cache/loads.rs, run it with the RUSTFLAGS and CARGO_TARGET_DIR below:
+#   LOOM_MAX_PREEMPTIONS=1 cargo test --release -p evacmap-loom-tests \
+#     --test cache_models -- --exact loaders_vs_invalidation --nocapture
 #
 # The build needs all three switches: --cfg loom, --cfg crossbeam_loom and the
 # crate's `loom` feature (pulled in by loom-tests/Cargo.toml). RUSTFLAGS reach
@@ -31,32 +50,44 @@ export RUSTFLAGS="--cfg loom --cfg crossbeam_loom"
 export CARGO_TARGET_DIR="${LOOM_TARGET_DIR:-$ROOT/target-loom}"
 unset LOOM_LOG # gigabytes of output on long runs
 
-# model -> LOOM_MAX_PREEMPTIONS (executions / seconds measured on 2 cores)
+# model LOOM_MAX_PREEMPTIONS test-file (executions / seconds measured on 2 cores)
 MODELS=(
-  "get_vs_first_insert 4"
-  "get_vs_reinsert 7"
-  "get_vs_evacuation 7"
-  "get_in_overflow_vs_evacuation 4"
-  "get_vs_pending_migration 6"
-  "writers_vs_reader 1"
-  "iter_vs_migration 5"
-  "iter_vs_shrink 3"
-  "iter_vs_reinsert 4"
-  "remove_vs_held_ref 7"
-  "clear_vs_get 4"
-  "help_vs_reader 7"
+  "get_vs_first_insert 4 models"
+  "get_vs_reinsert 7 models"
+  "get_vs_evacuation 7 models"
+  "get_in_overflow_vs_evacuation 4 models"
+  "get_vs_pending_migration 6 models"
+  "writers_vs_reader 1 models"
+  "iter_vs_migration 5 models"
+  "iter_vs_shrink 3 models"
+  "iter_vs_reinsert 4 models"
+  "remove_vs_held_ref 7 models"
+  "clear_vs_get 4 models"
+  "help_vs_reader 7 models"
+  "single_flight_success 3 cache_models"
+  "single_flight_failure 3 cache_models"
+  "single_flight_panic 3 cache_models"
+  "single_flight_invalidated 3 cache_models"
+  "single_flight_superseded_waiter 3 cache_models"
+  "get_ref_vs_evicting_insert 6 cache_models"
+  "get_vs_evicting_insert 6 cache_models"
+  "inserts_vs_bound 6 cache_models"
+  "expiry_vs_reinsert 2 cache_models"
 )
 
 want=("$@")
+# A model runs if no argument is given, if it is named, or if its set is
+# named ("map": tests/models.rs, "cache": tests/cache_models.rs).
 selected() {
   [ ${#want[@]} -eq 0 ] && return 0
-  local w
-  for w in "${want[@]}"; do [ "$w" = "$1" ] && return 0; done
+  local w set
+  [ "$2" = models ] && set=map || set=cache
+  for w in "${want[@]}"; do [ "$w" = "$1" ] || [ "$w" = "$set" ] && return 0; done
   return 1
 }
 
 echo "== building the loom models (target dir $CARGO_TARGET_DIR)"
-if ! cargo test --release -p evacmap-loom-tests --test models --no-run; then
+if ! cargo test --release -p evacmap-loom-tests --test models --test cache_models --no-run; then
   echo "loom-tests: build failed" >&2
   exit 1
 fi
@@ -65,12 +96,12 @@ failed=()
 ran=0
 start=$SECONDS
 for entry in "${MODELS[@]}"; do
-  read -r name bound <<<"$entry"
-  selected "$name" || continue
+  read -r name bound file <<<"$entry"
+  selected "$name" "$file" || continue
   [ -n "${LOOM_QUICK:-}" ] && [ "$bound" -gt 2 ] && bound=2
   echo "== $name (LOOM_MAX_PREEMPTIONS=$bound)"
   t0=$SECONDS
-  LOOM_MAX_PREEMPTIONS=$bound cargo test --release -q -p evacmap-loom-tests --test models -- \
+  LOOM_MAX_PREEMPTIONS=$bound cargo test --release -q -p evacmap-loom-tests --test "$file" -- \
     --exact "$name" --test-threads=1 --nocapture
   rc=$?
   ran=$((ran + 1))
