@@ -86,7 +86,7 @@ where
         let mut new = Some(new);
         match self
             .raw
-            .swap(guard, hash, key_ref, expected.as_swap(), &mut new)
+            .swap(guard, hash, key_ref, expected.into_swap(), &mut new)
         {
             // SAFETY: published under `guard`, which the caller holds.
             Ok(previous) => Ok((unsafe { &*published }, previous)),
@@ -138,10 +138,10 @@ where
     /// Appends to `out` the entries with hash `>= from`, a bucket at a time
     /// (unordered within it); returns where the next call starts, `None` at
     /// the end of the hash space. See `RawMap::collect_from`.
-    pub(crate) fn collect_from<'g>(
+    pub(crate) fn collect_from(
         &self,
         from: u64,
-        guard: &'g Guard,
+        guard: &Guard,
         out: &mut Vec<*const Entry<K, V>>,
     ) -> Option<u64> {
         self.raw.collect_from(from, guard, out)
@@ -160,7 +160,7 @@ pub(crate) enum Expected<'a, K, V> {
 }
 
 impl<K, V> Expected<'_, K, V> {
-    fn as_swap(self) -> SwapExpect<K, V> {
+    fn into_swap(self) -> SwapExpect<K, V> {
         match self {
             Expected::Any => SwapExpect::Any,
             Expected::Absent => SwapExpect::Is(std::ptr::null()),

@@ -74,7 +74,7 @@ fn get_ref_lends_the_value_past_its_removal() {
     cache.insert(3, vec![]);
     assert_eq!(r.len(), 100);
     assert_eq!(*r.key(), 1);
-    assert_eq!(format!("{r:?}").len() > 10, true);
+    assert!(format!("{r:?}").len() > 10);
     assert!(cache.get_ref(&1).is_none());
 }
 

@@ -29,7 +29,7 @@ fn single_flight_runs_one_initialiser_per_key_and_miss() {
                 start.wait();
                 for i in 0..keys {
                     // Every thread asks for every key, in its own order.
-                    let k = mix64(i ^ t as u64 * 0x9E37) % keys;
+                    let k = mix64(i ^ (t as u64 * 0x9E37)) % keys;
                     let v = match i % 3 {
                         0 => cache.get_with(k, || {
                             runs[k as usize].fetch_add(1, SeqCst);
@@ -298,7 +298,7 @@ fn linearizable(max: u64, keys: u64, seed: u64) {
                     idx.lock().unwrap().insert(thread::current().id(), t);
                     let mut recs = Vec::with_capacity(ops);
                     for i in 0..ops as u64 {
-                        let x = mix64(seed ^ (t as u64) << 32 ^ i);
+                        let x = mix64(seed ^ ((t as u64) << 32) ^ i);
                         let key = x % keys;
                         let start = tick();
                         OP_START.with(|s| s.set(start));

@@ -749,6 +749,7 @@ where
 }
 
 /// The loaders' rules for `get_with`: only a value satisfies a follower.
+#[allow(clippy::type_complexity)]
 fn value_rules<V: Clone>(
 ) -> Rules<impl Fn(V) -> V, impl FnOnce(V) -> (Outcome<V>, V), impl Fn(Outcome<V>) -> Option<V>> {
     Rules {

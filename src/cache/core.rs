@@ -62,6 +62,9 @@ pub(crate) type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u32 + Send + Sync + 'stati
 /// A map entry of a cache.
 pub(crate) type CacheEntry<K, V, T> = Entry<K, Slot<V, T>>;
 
+/// A write's new entry and the one it replaced.
+type Published<'g, K, V, T> = (&'g CacheEntry<K, V, T>, Option<&'g CacheEntry<K, V, T>>);
+
 /// What the policy lock protects.
 struct State<K, V, T> {
     policy: Policy,
@@ -309,7 +312,7 @@ where
         key: K,
         value: V,
         weight: u32,
-    ) -> (&'g CacheEntry<K, V, T>, Option<&'g CacheEntry<K, V, T>>) {
+    ) -> Published<'g, K, V, T> {
         if !T::TIMED {
             let slot = self.slot(value, weight, 0, NEVER);
             let published = self.loads.write(hash, key, |key| {

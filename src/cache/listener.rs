@@ -71,6 +71,9 @@ impl RemovalCause {
 /// The eviction listener: key, value and cause of every departure.
 pub(crate) type Listener<K, V> = Arc<dyn Fn(Arc<K>, V, RemovalCause) + Send + Sync + 'static>;
 
+/// An entry that left, and why.
+type Departure<'g, K, V, T> = (&'g Entry<K, Slot<V, T>>, RemovalCause);
+
 /// Departures recorded during one operation, delivered once its locks are
 /// released, while the guard `'g` under which the entries were reached
 /// still keeps them readable. Without a listener only their counts are kept
@@ -78,7 +81,7 @@ pub(crate) type Listener<K, V> = Arc<dyn Fn(Arc<K>, V, RemovalCause) + Send + Sy
 pub(crate) struct Removals<'g, K, V, T> {
     /// Whether a listener wants the entries themselves.
     keep: bool,
-    departed: Vec<(&'g Entry<K, Slot<V, T>>, RemovalCause)>,
+    departed: Vec<Departure<'g, K, V, T>>,
     /// Departures and their weight, by cause.
     counts: [(u64, u64); 4],
     /// A pair that never entered the cache (too heavy), and its weight.

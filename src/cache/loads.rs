@@ -150,8 +150,11 @@ struct Entry<K, V> {
 
 /// The loads in flight of one cache.
 pub(crate) struct Loads<K, V> {
-    shards: Box<[Mutex<Vec<Entry<K, V>>>]>,
+    shards: Box<[Shard<K, V>]>,
 }
+
+/// The loads registered for one slice of the hash space.
+type Shard<K, V> = Mutex<Vec<Entry<K, V>>>;
 
 /// What a caller that missed a key does.
 pub(crate) enum Role<'a, K: Eq, V: Clone> {

@@ -94,12 +94,12 @@ impl<K, V> Bucket<K, V> {
     /// recognises (a key comparison or an identity; called only on entries
     /// with exactly this hash).
     #[inline]
-    pub(crate) fn find_by<'g>(
-        &'g self,
+    pub(crate) fn find_by(
+        &self,
         first_tags: u64,
         hash: u64,
         is_it: impl Fn(&Entry<K, V>) -> bool,
-    ) -> Option<&'g Entry<K, V>> {
+    ) -> Option<&Entry<K, V>> {
         let tag = tag::tag_of(hash);
         let mut bucket = self;
         let mut tags = first_tags;
