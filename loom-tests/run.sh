@@ -23,10 +23,10 @@
 # and for the cache (2 cores, load ~3)
 #   single_flight_success    104 k / 34   single_flight_failure     60 k / 18
 #   single_flight_panic       60 k / 18   single_flight_invalidated 76 k / 20
-#   single_flight_superseded_waiter 69 k / 28
+#   single_flight_vs_insert   63 k / 17   single_flight_superseded_waiter 69 k / 28
 #   get_ref_vs_evicting_insert 48 k / 16  get_vs_evicting_insert    54 k / 19
 #   inserts_vs_bound          35 k / 15   expiry_vs_reinsert        51 k / 23
-#   total 195 s
+#   total 212 s
 # A model that finds a bug panics with loom's message and the process aborts (SIGABRT,
 # exit 134, because crossbeam's thread-local teardown then touches loom
 # outside the model): read the *first* panic message. A lost wakeup or a
@@ -68,6 +68,7 @@ MODELS=(
   "single_flight_failure 3 cache_models"
   "single_flight_panic 3 cache_models"
   "single_flight_invalidated 3 cache_models"
+  "single_flight_vs_insert 3 cache_models"
   "single_flight_superseded_waiter 3 cache_models"
   "get_ref_vs_evicting_insert 6 cache_models"
   "get_vs_evicting_insert 6 cache_models"

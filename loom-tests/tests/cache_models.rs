@@ -10,6 +10,7 @@
 //! | `single_flight_failure` | a failing `try_get_with` vs a succeeding one |
 //! | `single_flight_panic` | a `get_with` whose initialiser panics vs another `get_with` |
 //! | `single_flight_invalidated` | a `get_with` vs an `invalidate` of the key |
+//! | `single_flight_vs_insert` | a `get_with` vs an `insert` of the key |
 //! | `single_flight_superseded_waiter` | a `get_with` whose load is superseded vs a waiter |
 //! | `loaders_vs_invalidation` | two `get_with` vs an `invalidate` (3 threads; not in `run.sh`) |
 //! | `get_ref_vs_evicting_insert` | a held `CacheRef` vs an insert that evicts its entry |
@@ -461,6 +462,59 @@ fn single_flight_invalidated() {
                 STATS.event(3);
             }
             assert_eq!(cache.entry_count(), u64::from(cached.is_some()));
+        },
+    );
+}
+
+/// Model 1d': a `get_with` of a missing key (A) vs an `insert` of it (the
+/// main thread). The insert always wins (`loads.rs`, invariant 3, through
+/// `Loads::write`): at the end the inserted value is cached, whether the
+/// insert came before A's load (A then finds it, on its first lookup or on
+/// its leader's recheck, and its initialiser does not run), during it (A's
+/// value goes to A only), or after it (A's cached value is replaced, and
+/// the listener hears of it once, as `Replaced`).
+#[test]
+fn single_flight_vs_insert() {
+    static STATS: Stats = Stats::new("single_flight_vs_insert");
+    run_executions(
+        &STATS,
+        &["insert_first", "superseded", "replaced_after_load"],
+        Expect::NoReclamation,
+        0,
+        |_, _| {
+            let heard: Heard = Arc::default();
+            let cache = listened_loader_cache(&heard);
+            let inits = Inits::new();
+            let a = {
+                let (cache, inits) = (cache.clone(), inits.clone());
+                thread::spawn(move || {
+                    cache.get_with(K, || {
+                        inits.start(0);
+                        Loaded::new(0)
+                    })
+                })
+            };
+            cache.insert(K, Loaded::new(1));
+            let a = a.join().unwrap();
+            assert_eq!(
+                cache.peek(&K).map(|v| v.id),
+                Some(1),
+                "a load overwrote a concurrent insert"
+            );
+            assert_eq!(cache.entry_count(), 1);
+            let heard = heard.lock().unwrap().clone();
+            if inits.ran(0) {
+                assert_eq!(a.id, 0, "the loader got another value");
+                match heard[..] {
+                    [] => STATS.event(1),
+                    [(k, 0, RemovalCause::Replaced, _)] if k == K => STATS.event(2),
+                    _ => panic!("unexpected departures: {heard:?}"),
+                }
+            } else {
+                assert_eq!(a.id, 1);
+                assert!(heard.is_empty(), "unexpected departures: {heard:?}");
+                STATS.event(0);
+            }
         },
     );
 }
