@@ -11,6 +11,8 @@
 //! the cache must then agree with the model on every read, on
 //! `entry_count`, `weighted_size` and `iter`, and stay within its bound.
 
+mod common;
+
 use std::collections::HashMap as StdMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -179,7 +181,7 @@ impl Model {
 type Event = (u64, u64, RemovalCause);
 
 struct Run {
-    cache: Cache<u64, u64>,
+    cache: Cache<u64, u64, common::SeededState>,
     clock: MockClock,
     log: Arc<Mutex<Vec<Event>>>,
     model: Model,
@@ -198,7 +200,8 @@ impl Run {
             .expire_after(Rules)
             .clock(clock.clone())
             .eviction_listener(move |k, v, cause| l.lock().unwrap().push((*k, v, cause)))
-            .build();
+            // A fixed seed: a failing case shrinks and replays the same.
+            .build_with_hasher(common::SeededState(7));
         Run {
             cache,
             clock,

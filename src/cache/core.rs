@@ -41,10 +41,10 @@ use super::clock::Time;
 use super::expiry::Expiration;
 use super::listener::{Listener, RemovalCause, Removals};
 use super::loads::{Leader, Loads, Outcome};
-use super::policy::{Policy, PolicyConfig, Store};
+use super::policy::{Policy, PolicyConfig, Region, Store};
 use super::slot::{Meta, Slot, Standing, Timing, NEVER};
 use super::stats::Stats;
-use super::store::{MapStore, Walk};
+use super::store::{MapStore, Stale, Walk};
 use super::timers::Timers;
 use crate::seam::{Entry, Expected};
 use crate::sync::epoch::{self, Guard};
@@ -70,6 +70,7 @@ struct State<K, V, T> {
     policy: Policy,
     timers: Timers,
     walk: Walk<K, V, T>,
+    stale: Stale,
 }
 
 /// Settings fixed at build time, kept for [`Cache::policy`](super::Cache::policy).
@@ -127,6 +128,7 @@ where
                 policy: Policy::new(PolicyConfig::new(parts.max)),
                 timers: Timers::new(),
                 walk: Walk::new(),
+                stale: Stale::default(),
             }),
             weight: AtomicU64::new(0),
             len: AtomicU64::new(0),
@@ -553,6 +555,7 @@ where
             policy,
             timers,
             walk,
+            stale,
         } = state;
         let mut session = Session {
             policy,
@@ -561,6 +564,7 @@ where
                 map: &self.map,
                 guard,
                 walk,
+                stale,
                 removals,
                 stats: &self.stats,
                 now: self.now(),
@@ -575,7 +579,6 @@ where
         self.weight.store(session.policy.weight(), Relaxed);
         self.len.store(session.policy.len(), Relaxed);
         self.next_expiry.store(session.timers.next(), Relaxed);
-        session.store.walk.clear();
         result
     }
 
@@ -623,7 +626,12 @@ where
     pub(crate) fn shrink_policy(&self) {
         let mut state = self.state.lock();
         if state.policy.is_empty() {
+            // No placed entry: the small queue's items go, and with them
+            // every stale mark (a mark outliving its item would hide a
+            // later entry's item at the same address).
             state.policy.clear();
+            state.stale = Stale::default();
+            state.walk.invalidate();
             state.timers.retain(|_, _| false);
         }
     }
@@ -687,6 +695,11 @@ where
         }
         match old_placed {
             Some(old) => {
+                // `old` leaves the map's books here: forget pointers to it.
+                self.store.walk.invalidate();
+                if old.value.meta.standing() == Standing::Placed(Region::Small) {
+                    self.store.mark_stale(old);
+                }
                 self.policy.on_replace(&mut self.store, old, new);
                 old.value.meta.set_removed();
             }
@@ -710,11 +723,18 @@ where
     /// already did.
     fn retire(&mut self, entry: &'g CacheEntry<K, V, T>) {
         match entry.value.meta.standing() {
-            Standing::Placed(_) => self.policy.on_remove(&mut self.store, entry),
+            Standing::Placed(region) => {
+                if region == Region::Small {
+                    self.store.mark_stale(entry);
+                }
+                self.policy.on_remove(&mut self.store, entry);
+            }
             Standing::Unplaced => {}
             Standing::Removed => return,
         }
         entry.value.meta.set_removed();
+        // Once this session ends, the entry may be freed.
+        self.store.walk.invalidate();
     }
 
     /// Removes up to `budget` entries whose deadline has passed.
@@ -725,7 +745,7 @@ where
             let Some((hash, id)) = self.timers.pop_due(now) else {
                 return;
             };
-            let Some(entry) = self.store.find(hash, id as u64) else {
+            let Some(entry) = self.find_exact(hash, id) else {
                 continue; // stale: removed or replaced since
             };
             let deadline = entry.value.meta.deadline();
@@ -749,8 +769,17 @@ where
         if self.timers.len() <= 2 * live + 64 {
             return;
         }
-        let store = &mut self.store;
-        self.timers
-            .retain(|hash, id| store.find(hash, id as u64).is_some());
+        let (map, guard) = (self.store.map, self.store.guard);
+        self.timers.retain(|hash, id| {
+            map.lookup_exact(hash, id as *const CacheEntry<K, V, T>, guard)
+                .is_some()
+        });
+    }
+
+    /// The entry with this identity, if it is still in the map.
+    fn find_exact(&self, hash: u64, id: usize) -> Option<&'g CacheEntry<K, V, T>> {
+        self.store
+            .map
+            .lookup_exact(hash, id as *const CacheEntry<K, V, T>, self.store.guard)
     }
 }

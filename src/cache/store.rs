@@ -6,10 +6,30 @@
 //! code, so nothing the policy does under its lock can panic or re-enter
 //! the cache. An eviction can lose a race with a thread that removed or
 //! replaced the same entry without the policy lock; whoever first marks the
-//! entry `Removed` under the lock accounts for it (`Core::retire`), so the
+//! entry `Removed` under the lock accounts for it (`Session::retire`), so the
 //! entry leaves the policy's books exactly once either way, and only the
 //! thread whose swap took it out of the map reports its departure.
+//!
+//! # Entry pointers kept between sessions
+//! Two structures here hold entry pointers while no guard is pinned, to
+//! spare the policy a map lookup per step. Both rest on one fact: **an entry
+//! is freed only after it was retired under the policy lock** (every path
+//! that takes an entry out of the map, a writer's or an eviction's, holds an
+//! epoch guard from the removal until its session has retired the entry,
+//! and retirement is what lets the epoch free it). So a pointer the policy
+//! lock's holder has not been told is retired stays dereferenceable.
+//! - [`Walk`], the CLOCK hand's current bucket: every retirement forgets it
+//!   (`Walk::invalidate`), an eviction just the evicted entry.
+//! - The small queue's items: [`Store::find`] trusts an item's id unless the
+//!   id is marked stale; `Session::retire` and `Session::place` mark an entry
+//!   stale when it leaves `Small` without its item (a removal or
+//!   replacement), and `find` consumes one mark with the item. Marks are
+//!   counted per address: an address freed and reused by new small entries,
+//!   each removed in turn, leaves one stale item per removal, all earlier in
+//!   the FIFO than the address's live item (if any), so they consume the
+//!   marks before the live item is met.
 
+use std::collections::HashMap as StdHashMap;
 use std::hash::{BuildHasher, Hash};
 
 use super::listener::{RemovalCause, Removals};
@@ -20,7 +40,8 @@ use crate::seam::Entry;
 use crate::sync::epoch::Guard;
 use crate::HashMap;
 
-/// One bucket's entries, in hash order, from the hand's last walk.
+/// One bucket's entries, in hash order, from the hand's last walk; kept
+/// between sessions (see the module docs).
 pub(crate) struct Walk<K, V, T> {
     entries: Vec<*const Entry<K, Slot<V, T>>>,
     /// The entries came from hashes `from..` up to `next` (exclusive; `None`:
@@ -29,9 +50,9 @@ pub(crate) struct Walk<K, V, T> {
     next: Option<u64>,
 }
 
-// SAFETY: the pointers are only dereferenced within the session that
-// collected them (under its guard), and `clear`ed when it ends; the buffer
-// itself moves between threads with the policy lock.
+// SAFETY: the pointers are dereferenced only under the policy lock, while
+// the entries they point at are not yet retired (module docs); the buffer
+// moves between threads with the lock.
 unsafe impl<K: Send, V: Send, T: Send> Send for Walk<K, V, T> {}
 
 impl<K, V, T> Walk<K, V, T> {
@@ -43,21 +64,44 @@ impl<K, V, T> Walk<K, V, T> {
         }
     }
 
-    /// Forgets the entries (their guard is about to go).
-    pub(crate) fn clear(&mut self) {
+    /// Forgets the bucket: an entry was retired, and any pointer here may
+    /// be freed once the retiring session ends.
+    pub(crate) fn invalidate(&mut self) {
         self.entries.clear();
         self.next = Some(self.from);
     }
+
+    /// Forgets one entry (evicted in this session).
+    fn forget(&mut self, entry: *const Entry<K, Slot<V, T>>) {
+        self.entries.retain(|&e| e != entry);
+    }
 }
+
+/// For each address, how many small queue items that name it are stale
+/// (their entry left `Small` while the item stayed): the items
+/// [`Store::find`] must not trust (module docs).
+pub(crate) type Stale = StdHashMap<usize, u32, foldhash::fast::FixedState>;
 
 pub(crate) struct MapStore<'s, 'g, K, V, S, T> {
     pub(crate) map: &'s HashMap<K, Slot<V, T>, S>,
     pub(crate) guard: &'g Guard,
     pub(crate) walk: &'s mut Walk<K, V, T>,
+    pub(crate) stale: &'s mut Stale,
     pub(crate) removals: &'s mut Removals<'g, K, V, T>,
     pub(crate) stats: &'s Stats,
     /// Now, on the cache's clock (unused without expiry).
     pub(crate) now: u64,
+}
+
+impl<'g, K, V, S, T> MapStore<'_, 'g, K, V, S, T> {
+    /// Marks `entry`, which is leaving `Small` while its queue item stays,
+    /// so that `find` drops the item.
+    pub(crate) fn mark_stale(&mut self, entry: &Entry<K, Slot<V, T>>) {
+        *self
+            .stale
+            .entry(entry as *const Entry<K, Slot<V, T>> as usize)
+            .or_default() += 1;
+    }
 }
 
 impl<'g, K, V, S, T> Store for MapStore<'_, 'g, K, V, S, T>
@@ -81,9 +125,24 @@ where
         u64::from(entry.value.meta.weight())
     }
 
-    fn find(&mut self, hash: u64, id: u64) -> Option<Self::Handle> {
-        self.map
-            .lookup_exact(hash, id as usize as *const Entry<K, Slot<V, T>>, self.guard)
+    /// The small queue's items only (the policy's one caller): trusts the
+    /// id unless it is marked stale (module docs), without a map lookup.
+    fn find(&mut self, _hash: u64, id: u64) -> Option<Self::Handle> {
+        if !self.stale.is_empty() {
+            if let Some(marks) = self.stale.get_mut(&(id as usize)) {
+                *marks -= 1;
+                if *marks == 0 {
+                    self.stale.remove(&(id as usize));
+                }
+                return None;
+            }
+        }
+        let entry = id as usize as *const Entry<K, Slot<V, T>>;
+        // SAFETY: an unmarked item's entry has not been retired (a removal
+        // or replacement of a small entry marks it first), so it is not
+        // freed: it is in the map, or taken out by a writer whose guard
+        // keeps it until that writer's session retires it.
+        Some(unsafe { &*entry })
     }
 
     fn freq(&self, entry: Self::Handle) -> u8 {
@@ -117,7 +176,7 @@ where
             let covered =
                 self.walk.from <= *hand && self.walk.next.map_or(true, |next| *hand < next);
             if covered {
-                // SAFETY: collected under `self.guard` in this session.
+                // SAFETY: not retired since collected (module docs).
                 let found = self
                     .walk
                     .entries
@@ -173,6 +232,7 @@ where
         // Gone either way: if a racing write took it out of the map first,
         // that writer finds it `Removed` and leaves the accounting to us.
         entry.value.meta.set_removed();
+        self.walk.forget(entry);
         true
     }
 }

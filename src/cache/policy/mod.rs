@@ -80,6 +80,11 @@ pub trait Store {
     fn weight(&self, entry: Self::Handle) -> u64;
     /// The live entry with exactly this hash and id, if there is one: queue
     /// items go stale when their entry is removed or replaced.
+    ///
+    /// The policy calls it exactly once for every small-queue item it drops
+    /// (popped or compacted away), and for nothing else; `Policy::clear`
+    /// drops items without it. The cache's store counts on this: it answers
+    /// from stale marks it keeps per item, without a map lookup.
     fn find(&mut self, hash: u64, id: u64) -> Option<Self::Handle>;
 
     /// The access counter, `0..=MAX_FREQ`: raised by hits, concurrently with
