@@ -67,7 +67,7 @@ impl CacheStats {
     }
 }
 
-/// One count per [`RemovalCause`].
+/// One count per [`RemovalCause`](super::RemovalCause).
 ///
 /// ```
 /// let cache = evacmap::Cache::new(1);
@@ -80,13 +80,13 @@ impl CacheStats {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ByCause {
-    /// [`RemovalCause::Expired`].
+    /// [`RemovalCause::Expired`](super::RemovalCause::Expired).
     pub expired: u64,
-    /// [`RemovalCause::Explicit`].
+    /// [`RemovalCause::Explicit`](super::RemovalCause::Explicit).
     pub explicit: u64,
-    /// [`RemovalCause::Replaced`].
+    /// [`RemovalCause::Replaced`](super::RemovalCause::Replaced).
     pub replaced: u64,
-    /// [`RemovalCause::Size`].
+    /// [`RemovalCause::Size`](super::RemovalCause::Size).
     pub size: u64,
 }
 
