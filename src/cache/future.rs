@@ -1,4 +1,4 @@
-//! [`Cache`](self::Cache) with moka's `future::Cache` method names, for
+//! [`Cache`] with moka's `future::Cache` method names, for
 //! code that moves over from it by changing an import: the methods moka
 //! makes `async` are `async` here too.
 //!
