@@ -4,7 +4,7 @@
 //! recency-heavy workloads, where a key's second request comes soon); a
 //! smaller one leaves more room to the protected main region (good for
 //! frequency-heavy ones). The climber measures the hit ratio over periods of
-//! about ten requests per entry, moves the share by a step, keeps the
+//! twenty requests per entry, moves the share by a step, keeps the
 //! direction while the hit ratio improves and turns back when it drops. The
 //! step decays so the share settles; a large change of hit ratio (a new
 //! workload) restores the full step.
@@ -18,18 +18,20 @@
 use super::Store;
 
 /// Bounds of the small queue's share of the capacity.
-pub(crate) const MIN_SHARE: f64 = 0.01;
-pub(crate) const MAX_SHARE: f64 = 0.5;
-/// The share before any adaptation (S3-FIFO's 10%).
-pub(crate) const INITIAL_SHARE: f64 = 0.1;
+pub(crate) const MIN_SHARE: f64 = 0.002;
+pub(crate) const MAX_SHARE: f64 = 0.25;
+/// The share before any adaptation: between W-TinyLFU's 1% window and
+/// S3-FIFO's 10% small queue, so that short traces (where the climber has
+/// little time) still give a new key a chance to be hit before it leaves.
+pub(crate) const INITIAL_SHARE: f64 = 0.05;
 /// The first step, and the step after a restart.
-const INITIAL_STEP: f64 = 0.0625;
+const INITIAL_STEP: f64 = 0.03;
 /// The step shrinks by this factor each period.
 const DECAY: f64 = 0.98;
 /// A hit-ratio change this large restarts with the full step.
 const RESTART: f64 = 0.05;
 /// Requests per entry in one period.
-const PERIOD_PER_ENTRY: u64 = 10;
+const PERIOD_PER_ENTRY: u64 = 20;
 /// The shortest period, in requests.
 const MIN_PERIOD: u64 = 1024;
 /// Misses between two readings of the request count.

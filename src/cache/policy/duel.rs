@@ -41,7 +41,7 @@ pub enum Admission {
 /// recency, equal to 1 for frequency (1/32 of the keys each).
 const LEADER_BITS: u32 = 5;
 /// The score saturates at ±LIMIT.
-const LIMIT: i32 = 256;
+const LIMIT: i32 = 64;
 
 /// The duel's state.
 pub(crate) struct Duel {

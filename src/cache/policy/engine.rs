@@ -57,8 +57,12 @@ pub struct PolicyConfig {
     pub seed: u64,
     /// The door into main (set dueling, or one rule throughout).
     pub admission: Admission,
-    /// Whether the small queue's share is hill-climbed (else fixed at 10%).
+    /// Whether the small queue's share is hill-climbed (else fixed at its
+    /// initial 5%).
     pub climb: bool,
+    /// Hits while in the small queue that let a key into main under the
+    /// recency rule (S3-FIFO's threshold), `1..=MAX_FREQ`.
+    pub promote_after: u8,
     /// Whether evicted small keys are remembered as ghosts.
     pub ghosts: bool,
     /// Whether the hand's sweep tells the sketch about hits it finds.
@@ -76,6 +80,7 @@ impl PolicyConfig {
             seed: 0x9e37_79b9_7f4a_7c15,
             admission: Admission::Duel,
             climb: true,
+            promote_after: 1,
             ghosts: true,
             sweep_feeds_sketch: true,
             random_admission: true,
@@ -244,7 +249,7 @@ impl Policy {
         }
         let admit = !store.expired(e)
             && match self.duel.rule(k) {
-                Rule::Recency => freq > 0,
+                Rule::Recency => freq >= self.config.promote_after,
                 Rule::Frequency => self.beats_victim(store, k),
             };
         let weight = store.weight(e);
@@ -369,6 +374,15 @@ impl Policy {
     /// Bytes held by the policy's own structures (queue, ghosts, sketch).
     pub fn heap_bytes(&self) -> usize {
         self.small.heap_bytes() + self.ghosts.heap_bytes() + self.sketch.heap_bytes()
+    }
+
+    /// [`Policy::heap_bytes`] by structure: small queue, ghosts, sketch.
+    pub fn heap_bytes_by_part(&self) -> [(&'static str, usize); 3] {
+        [
+            ("small queue", self.small.heap_bytes()),
+            ("ghosts", self.ghosts.heap_bytes()),
+            ("sketch", self.sketch.heap_bytes()),
+        ]
     }
 
     /// The small queue's current share of the capacity (for the replay

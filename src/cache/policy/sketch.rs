@@ -1,5 +1,5 @@
 //! A count-min sketch of recent key frequencies (TinyLFU's "how often was
-//! this key asked for lately"), 4-bit counters, about 2 bytes per entry.
+//! this key asked for lately"), 4-bit counters, about 4 bytes per entry.
 //!
 //! Layout: a table of 64-bit blocks, each holding sixteen 4-bit counters in
 //! four groups of four. A key picks one block (by multiply-shift of its
@@ -29,8 +29,8 @@ use super::resize::{covering, grown_len, slot};
 const MAX_COUNT: u64 = 15;
 /// The smallest table, in blocks.
 const MIN_BLOCKS: usize = 16;
-/// Entries one block (sixteen counters) serves: four counters per entry.
-const ENTRIES_PER_BLOCK: u64 = 4;
+/// Entries one block (sixteen counters) serves: eight counters per entry.
+const ENTRIES_PER_BLOCK: u64 = 2;
 /// Additions per entry between two agings.
 const SAMPLE_PER_ENTRY: u64 = 10;
 

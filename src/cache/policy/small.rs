@@ -1,6 +1,7 @@
 //! The small queue: the probationary FIFO every new key enters (S3-FIFO's
 //! small queue, W-TinyLFU's window). It holds `(hash, id)` items, 16 bytes
-//! each, for the entries in [`Region::Small`] only (about a tenth of them).
+//! each, for the entries in [`Region::Small`] only (a few percent of them;
+//! at most a quarter).
 //!
 //! Invariants:
 //! - every live entry whose region is `Small` has exactly one item here, the
@@ -32,6 +33,11 @@ impl SmallQueue {
 
     /// Appends the entry `(hash, id)`, which has just entered `Small`.
     pub(crate) fn push(&mut self, hash: u64, id: u64) {
+        if self.items.len() == self.items.capacity() {
+            // Grow by a quarter rather than double: the queue's memory stays
+            // within 25% of what it holds, and growing is still amortised O(1).
+            self.items.reserve_exact((self.items.len() / 4).max(SLACK));
+        }
         self.items.push_back((hash, id));
     }
 

@@ -171,8 +171,10 @@ fn memory_per_entry_at_a_million() {
             s.insert(k, 1);
         }
     }
+    // Sketch 4 bytes, ghosts 1, small queue 16 bytes for each of its ~5%,
+    // plus up to a quarter of growth slack (docs/POLICY.md has the breakdown).
     let per_entry = s.policy().heap_bytes() as f64 / s.len() as f64;
-    assert!(per_entry <= 6.0, "{per_entry:.2} bytes per entry");
+    assert!(per_entry <= 6.5, "{per_entry:.2} bytes per entry");
 }
 
 #[test]
