@@ -10,6 +10,7 @@
 //! cargo bench --bench hit_ratio -- --ablate      # each adaptive part switched off
 //! cargo bench --bench hit_ratio -- --only OLTP,loop
 //! cargo bench --bench hit_ratio -- --dump DIR    # traces as libCacheSim oracleGeneral files
+//! cargo bench --bench hit_ratio -- --memory 1000000 # the policy's bytes per entry
 //! ```
 //!
 //! Replay: single thread, demand fill (`if !get(k) { insert(k) }`), weight
@@ -170,60 +171,49 @@ fn contenders(seed: u64) -> Vec<Kind> {
 }
 
 /// The ablation variants: the default, then each adaptive part switched off,
-/// then the main region walked in insertion order instead of hash order.
+/// then the main region walked in insertion order instead of hash order, then
+/// plain S3-FIFO (libCacheSim's parameters) both ways, then experiments.
 fn ablations(seed: u64) -> Vec<Kind> {
     let base = PolicyConfig {
         seed,
         ..PolicyConfig::new(0)
     };
+    let with = |change: &dyn Fn(&mut PolicyConfig)| {
+        let mut c = base;
+        change(&mut c);
+        c
+    };
+    let s3 = with(&|c| {
+        c.admission = Admission::Recency;
+        c.climb = false;
+        c.promote_after = 2;
+    });
     let variants = [
         ("default", base, Order::Hash),
         (
             "recency door only (S3-FIFO)",
-            PolicyConfig {
-                admission: Admission::Recency,
-                ..base
-            },
+            with(&|c| c.admission = Admission::Recency),
             Order::Hash,
         ),
         (
             "frequency door only (TinyLFU)",
-            PolicyConfig {
-                admission: Admission::Frequency,
-                ..base
-            },
+            with(&|c| c.admission = Admission::Frequency),
             Order::Hash,
         ),
         (
-            "no hill climbing (small 10%)",
-            PolicyConfig {
-                climb: false,
-                ..base
-            },
+            "no hill climbing (small 5%)",
+            with(&|c| c.climb = false),
             Order::Hash,
         ),
-        (
-            "no ghosts",
-            PolicyConfig {
-                ghosts: false,
-                ..base
-            },
-            Order::Hash,
-        ),
+        ("no ghosts", with(&|c| c.ghosts = false), Order::Hash),
         (
             "sweep does not feed the sketch",
-            PolicyConfig {
-                sweep_feeds_sketch: false,
-                ..base
-            },
+            with(&|c| c.sweep_feeds_sketch = false),
             Order::Hash,
         ),
         (
             "no random admission",
-            PolicyConfig {
-                random_admission: false,
-                ..base
-            },
+            with(&|c| c.random_admission = false),
             Order::Hash,
         ),
         (
@@ -231,22 +221,11 @@ fn ablations(seed: u64) -> Vec<Kind> {
             base,
             Order::Insertion,
         ),
+        ("S3-FIFO, insertion order", s3, Order::Insertion),
+        ("S3-FIFO, hash order", s3, Order::Hash),
         (
-            "S3-FIFO, insertion order",
-            PolicyConfig {
-                admission: Admission::Recency,
-                climb: false,
-                ..base
-            },
-            Order::Insertion,
-        ),
-        (
-            "S3-FIFO, hash order",
-            PolicyConfig {
-                admission: Admission::Recency,
-                climb: false,
-                ..base
-            },
+            "promote after 2 hits",
+            with(&|c| c.promote_after = 2),
             Order::Hash,
         ),
     ];
@@ -632,11 +611,84 @@ const README_POINTS: &[(&str, u64, f64, f64, f64, f64, &str, f64)] = &[
     ("2_pools", 768, 66.23, 53.21, 53.24, 53.30, "quick_cache", 53.30),
 ];
 
-/// Extra points with best-online references measured here (libCacheSim 0.3.5
-/// over the same key streams, see docs/POLICY.md): (trace, capacity,
-/// optimum, LRU, best online, its hit %).
+/// Extra points (traces not in ../shared/traces) with references measured
+/// here over the same key streams: libCacheSim 0.3.5's LRU, ARC, LIRS,
+/// S3-FIFO, SIEVE, W-TinyLFU and Belady (the optimum), and moka 0.12.16,
+/// mini-moka 0.10.3 and quick_cache 0.7.0 replayed as the README's were
+/// (see docs/POLICY.md): (trace, capacity, optimum, LRU, moka, quick_cache,
+/// best online, its hit %).
 #[rustfmt::skip]
-const EXTRA_POINTS: &[(&str, u64, f64, f64, &str, f64)] = &[];
+#[allow(clippy::type_complexity)]
+const EXTRA_POINTS: &[(&str, u64, f64, f64, Option<f64>, Option<f64>, &str, f64)] = &[
+    ("P2", 20000, 37.17, 11.96, Some(20.82), Some(20.43), "W-TinyLFU", 23.06),
+    ("P2", 80000, 63.87, 37.90, Some(49.24), Some(49.48), "W-TinyLFU", 50.03),
+    ("P2", 160000, 77.65, 57.64, Some(66.52), Some(67.24), "quick_cache", 67.24),
+    ("P12", 20000, 24.05, 7.44, Some(9.90), Some(10.74), "S3-FIFO", 13.67),
+    ("P12", 80000, 46.09, 17.69, Some(31.05), Some(30.61), "W-TinyLFU", 32.68),
+    ("P12", 160000, 58.41, 36.03, Some(44.40), Some(45.37), "quick_cache", 45.37),
+    ("cs", 128, 9.38, 1.83, Some(3.52), Some(6.55), "S3-FIFO", 7.95),
+    ("cs", 256, 16.93, 1.83, Some(13.83), Some(13.86), "S3-FIFO", 14.39),
+    ("cs", 512, 32.03, 1.83, Some(30.97), Some(28.43), "moka", 30.97),
+    ("ps", 128, 36.50, 12.19, Some(34.53), Some(23.13), "moka", 34.53),
+    ("ps", 256, 53.43, 13.06, Some(50.57), Some(46.87), "S3-FIFO", 52.38),
+    ("ps", 512, 58.33, 48.55, Some(56.65), Some(56.79), "W-TinyLFU", 57.11),
+    ("ps", 1024, 68.13, 48.55, Some(63.00), Some(66.30), "W-TinyLFU", 67.05),
+    ("cpp", 128, 84.39, 76.61, Some(80.38), Some(81.39), "quick_cache", 81.39),
+    ("cpp", 256, 86.48, 83.08, Some(84.41), Some(84.78), "ARC", 85.40),
+    ("cpp", 512, 86.48, 84.81, Some(85.40), Some(85.84), "LIRS", 85.91),
+    ("multi1", 128, 49.24, 23.09, Some(43.66), Some(40.64), "S3-FIFO", 45.57),
+    ("multi1", 256, 52.63, 43.05, Some(48.57), Some(49.33), "S3-FIFO", 49.74),
+    ("multi1", 512, 59.09, 46.66, Some(55.77), Some(55.92), "LIRS", 56.21),
+    ("multi1", 1024, 72.00, 48.24, Some(68.48), Some(68.46), "LIRS", 68.96),
+    ("multi3", 256, 42.38, 18.19, Some(34.75), Some(28.87), "moka", 34.75),
+    ("multi3", 512, 49.08, 32.78, Some(44.68), Some(36.95), "moka", 44.68),
+    ("multi3", 1024, 56.60, 38.35, Some(50.84), Some(51.86), "LIRS", 52.32),
+    ("multi3", 2048, 69.10, 44.62, Some(59.54), Some(61.71), "LIRS", 62.75),
+    ("scan", 128, 6.14, 0.00, Some(0.13), Some(5.95), "LIRS", 6.09),
+    ("scan", 256, 12.28, 0.00, Some(10.34), Some(11.90), "LIRS", 12.19),
+    ("scan", 512, 24.56, 0.00, Some(22.44), Some(23.80), "LIRS", 24.32),
+    ("scan", 1024, 49.13, 0.00, Some(47.25), Some(47.64), "mini-moka", 49.10),
+    ("backf", 100, 12.22, 12.22, Some(11.72), Some(5.99), "LRU", 12.22),
+    ("backf", 200, 24.44, 24.44, Some(22.29), Some(12.10), "LRU", 24.44),
+    ("backf", 400, 48.89, 48.89, Some(47.48), Some(24.32), "LRU", 48.89),
+    ("web07", 500, 59.16, 45.58, Some(47.80), Some(48.43), "S3-FIFO", 50.06),
+    ("web07", 2000, 67.97, 55.50, Some(55.90), Some(57.90), "S3-FIFO", 58.07),
+    ("web07", 5000, 72.91, 62.67, Some(62.04), Some(63.78), "ARC", 64.31),
+    ("web12", 500, 71.81, 55.78, Some(58.30), Some(58.85), "S3-FIFO", 60.77),
+    ("web12", 2000, 82.34, 72.56, Some(72.55), Some(74.73), "S3-FIFO", 75.39),
+    ("web12", 5000, 85.61, 80.70, Some(79.71), Some(81.52), "ARC", 81.89),
+    ("orm-busy", 1000, 84.14, 78.78, Some(66.88), Some(76.19), "LRU", 78.78),
+    ("orm-busy", 5000, 91.40, 85.46, Some(80.08), Some(85.87), "S3-FIFO", 86.64),
+    ("orm-busy", 20000, 96.70, 93.60, Some(92.17), Some(93.82), "W-TinyLFU", 94.56),
+    ("orm-night", 1000, 75.76, 67.32, Some(57.62), Some(63.78), "ARC", 67.67),
+    ("orm-night", 5000, 94.15, 87.85, Some(86.40), Some(89.38), "S3-FIFO", 90.43),
+    ("orm-night", 20000, 97.59, 95.87, Some(94.38), Some(96.06), "S3-FIFO", 96.30),
+    ("w106", 5000, 86.68, 82.14, Some(79.67), Some(82.53), "S3-FIFO", 83.67),
+    ("w106", 25000, 93.75, 91.34, Some(89.93), Some(91.75), "W-TinyLFU", 92.42),
+    ("w106", 100000, 94.80, 93.75, Some(84.66), Some(93.59), "W-TinyLFU", 94.31),
+    ("corda", 5000, 33.33, 33.33, Some(19.52), Some(33.33), "LRU", 33.33),
+    ("corda", 25000, 33.33, 33.33, Some(24.39), Some(33.33), "LRU", 33.33),
+    ("scarab", 1000, 44.91, 26.96, Some(31.77), Some(32.85), "S3-FIFO", 35.24),
+    ("scarab", 10000, 66.57, 48.65, Some(49.94), Some(52.21), "S3-FIFO", 53.53),
+    ("scarab", 50000, 78.63, 69.15, Some(63.02), Some(68.82), "ARC", 69.75),
+    ("gcc", 500, 92.99, 92.06, Some(90.19), Some(91.40), "ARC", 92.11),
+    ("gcc", 2000, 93.20, 92.78, Some(90.12), Some(92.62), "SIEVE", 92.81),
+    ("gcc", 8000, 93.20, 93.05, Some(84.36), Some(92.99), "SIEVE", 93.06),
+    ("swim", 500, 92.49, 90.58, Some(90.08), Some(91.31), "ARC", 92.07),
+    ("swim", 2000, 92.54, 92.42, Some(90.80), Some(92.22), "LRU", 92.42),
+    ("swim", 8000, 92.54, 92.49, Some(91.60), Some(92.43), "ARC", 92.52),
+    ("adapt_size", 1000, 40.25, 27.95, Some(29.31), Some(30.64), "S3-FIFO", 32.50),
+    ("adapt_size", 5000, 45.04, 35.71, Some(36.51), Some(38.10), "ARC", 39.24),
+    ("adapt_size", 15000, 45.04, 41.99, Some(41.51), Some(43.09), "quick_cache", 43.09),
+    ("scan_hot", 256, 40.60, 24.81, Some(25.54), Some(25.53), "SIEVE", 25.59),
+    ("scan_hot", 512, 49.93, 45.00, Some(48.93), Some(49.88), "LIRS", 49.93),
+    ("scan_hot", 1024, 50.70, 45.00, Some(49.72), Some(50.66), "LIRS", 50.69),
+    ("scan_hot", 2048, 52.24, 45.00, Some(50.94), Some(52.15), "LIRS", 52.21),
+    ("shifting_hot", 500, 68.34, 54.59, Some(57.54), Some(59.35), "LIRS", 61.55),
+    ("shifting_hot", 1000, 70.49, 62.01, Some(59.48), Some(62.17), "ARC", 65.17),
+    ("shifting_hot", 2000, 71.99, 67.51, Some(61.71), Some(64.47), "ARC", 67.78),
+    ("shifting_hot", 4000, 74.50, 69.93, Some(71.62), Some(73.78), "ARC", 74.28),
+];
 
 fn points() -> Vec<Point> {
     let mut out: Vec<Point> = README_POINTS
@@ -657,23 +709,21 @@ fn points() -> Vec<Point> {
             },
         )
         .collect();
-    out.extend(
-        EXTRA_POINTS
-            .iter()
-            .map(|&(trace, capacity, optimum, lru, best, best_hit)| Point {
-                set: "extra",
-                trace,
-                capacity,
-                reference: Some(Reference {
-                    optimum,
-                    lru,
-                    moka: None,
-                    quick_cache: None,
-                    best,
-                    best_hit,
-                }),
+    out.extend(EXTRA_POINTS.iter().map(
+        |&(trace, capacity, optimum, lru, moka, quick_cache, best, best_hit)| Point {
+            set: "extra",
+            trace,
+            capacity,
+            reference: Some(Reference {
+                optimum,
+                lru,
+                moka,
+                quick_cache,
+                best,
+                best_hit,
             }),
-    );
+        },
+    ));
     out
 }
 
@@ -696,9 +746,11 @@ struct Options {
     only: Option<Vec<String>>,
     seeds: Vec<u64>,
     ablate: bool,
+    variants: Option<Vec<usize>>,
     threads: usize,
     json: Option<PathBuf>,
     dump: Option<PathBuf>,
+    memory: Option<u64>,
     new_points: bool,
 }
 
@@ -716,9 +768,11 @@ fn options() -> Options {
         only: None,
         seeds: vec![0x9e37_79b9_7f4a_7c15],
         ablate: false,
+        variants: None,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         json: Some(root.join("benches/results/hit_ratio.json")),
         dump: None,
+        memory: None,
         new_points: false,
     };
     let mut args = std::env::args().skip(1);
@@ -732,10 +786,14 @@ fn options() -> Options {
             "--only" => o.only = Some(value().split(',').map(str::to_string).collect()),
             "--seeds" => o.seeds = value().split(',').map(|s| s.parse().unwrap()).collect(),
             "--ablate" => o.ablate = true,
+            "--variants" => {
+                o.variants = Some(value().split(',').map(|s| s.parse().unwrap()).collect())
+            }
             "--threads" => o.threads = value().parse().unwrap(),
             "--json" => o.json = Some(value().into()),
             "--no-json" => o.json = None,
             "--dump" => o.dump = Some(value().into()),
+            "--memory" => o.memory = Some(value().parse().unwrap()),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -910,8 +968,50 @@ fn dump(keys: &[u64], path: &Path) {
     }
 }
 
+/// Bytes of the policy's own structures per entry once `entries` weight-1
+/// entries are cached, under three workloads: uniform keys (four times as
+/// many as fit), a loop a third bigger than the cache, and a scan of new keys.
+fn memory(entries: u64) {
+    let workloads: [(&str, &dyn Fn(u64) -> u64); 3] = [
+        ("uniform over 4x", &|i| {
+            evacmap::cache::policy::mix64(i) % (4 * entries)
+        }),
+        ("loop of 1.33x", &|i| i % (entries + entries / 3)),
+        ("scan (all new)", &|i| i),
+    ];
+    println!(
+        "| workload | entries | small share | small queue | ghosts | sketch | total B/entry |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (name, key) in workloads {
+        let mut s = SimStore::new(PolicyConfig::new(entries));
+        for i in 0..4 * entries {
+            let k = key(i);
+            if !s.get(k) {
+                s.insert(k, 1);
+            }
+        }
+        let p = s.policy();
+        let n = s.len() as f64;
+        let parts = p.heap_bytes_by_part();
+        println!(
+            "| {name} | {} | {:.1}% | {:.2} | {:.2} | {:.2} | {:.2} |",
+            s.len(),
+            100.0 * p.small_share(),
+            parts[0].1 as f64 / n,
+            parts[1].1 as f64 / n,
+            parts[2].1 as f64 / n,
+            p.heap_bytes() as f64 / n
+        );
+    }
+}
+
 fn main() {
     let o = options();
+    if let Some(entries) = o.memory {
+        memory(entries);
+        return;
+    }
     let traces = Traces {
         loaded: Mutex::new(HashMap::new()),
         dir: o.traces.clone(),
@@ -963,11 +1063,14 @@ fn main() {
     let mut report = String::new();
     let mut json_runs = Vec::new();
     for &seed in &o.seeds {
-        let kinds = if o.ablate {
+        let mut kinds = if o.ablate {
             ablations(seed)
         } else {
             contenders(seed)
         };
+        if let Some(v) = &o.variants {
+            kinds = v.iter().map(|&i| kinds[i].clone()).collect();
+        }
         let results = run_all(&points, &kinds, &traces, o.threads);
         check_lru(&points, &kinds, &results);
         writeln!(report, "\n## hash seed {seed:#x}\n").unwrap();
