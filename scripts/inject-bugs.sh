@@ -19,7 +19,8 @@
 # the bug. A check is
 #   loom:MODEL@BOUND   one loom model (loom-tests/tests/models.rs) at that
 #                      LOOM_MAX_PREEMPTIONS (the builds and environment of
-#                      loom-tests/run.sh)
+#                      loom-tests/run.sh); loom:FILE/MODEL@BOUND for a model
+#                      of loom-tests/tests/FILE.rs (the cache's: cache_models)
 #   test:BINARY[:FILTER]  cargo test --release --test BINARY [-- FILTER]
 #   miri:BINARY[:FILTER]  cargo +nightly miri test --test BINARY, with the
 #                      flags of scripts/miri.sh
@@ -284,6 +285,22 @@ BUGS = [
         checks=["test:cache_api:time_to_live_counts_from_the_last_write", "test:cache_model"],
     ),
     dict(
+        name="cache-expiry-by-key",
+        what="Session::expire removes the expired entry's key, not the entry: a racing re-insert of the key is lost",
+        patches=[("src/cache/core.rs",
+                  "if self.store.map.unpublish_exact(self.store.guard, entry) {",
+                  "if self.store.map.unpublish(self.store.guard, entry.hash, &entry.key).is_some() {")],
+        checks=["loom:cache_models/expiry_vs_reinsert@2"],
+    ),
+    dict(
+        name="cache-retire-leaves-standing",
+        what="Session::retire does not mark the entry Removed: an eviction racing its removal accounts it a second time",
+        patches=[("src/cache/core.rs",
+                  "        entry.value.meta.set_removed();\n        // Once this session ends",
+                  "        // Once this session ends")],
+        checks=["loom:cache_models/expiry_vs_reinsert@2", "test:cache_stress"],
+    ),
+    dict(
         name="cache-reads-do-no-expiry-work",
         what="Core::after_read never does expiry work: a cache that only reads keeps its expired entries",
         patches=[("src/cache/core.rs",
@@ -473,11 +490,17 @@ run_check() {
       name=${rest%@*}
       bound=${rest#*@}
       [ "$bound" = "$rest" ] && bound=2
+      # FILE/MODEL names a model of loom-tests/tests/FILE.rs (default: models).
+      file=models
+      if [[ $name == */* ]]; then
+        file=${name%%/*}
+        name=${name#*/}
+      fi
       export RUSTFLAGS="--cfg loom --cfg crossbeam_loom" CARGO_TARGET_DIR="$SCRATCH/target-loom"
-      (cd "$SRC" && cargo test --release -p evacmap-loom-tests --test models --no-run) >>"$log" 2>&1 ||
+      (cd "$SRC" && cargo test --release -p evacmap-loom-tests --test "$file" --no-run) >>"$log" 2>&1 ||
         { unset RUSTFLAGS CARGO_TARGET_DIR; return 2; }
       (cd "$SRC" && LOOM_MAX_PREEMPTIONS=$bound timeout -k 10 "$TIMEOUT" \
-        cargo test --release -q -p evacmap-loom-tests --test models -- \
+        cargo test --release -q -p evacmap-loom-tests --test "$file" -- \
         --exact "$name" --test-threads=1 --nocapture) >>"$log" 2>&1
       rc=$?
       unset RUSTFLAGS CARGO_TARGET_DIR
