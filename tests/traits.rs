@@ -35,6 +35,15 @@ assert_not_impl_any!(KeyRef<'static, u64, u64>: Send, Sync);
 assert_not_impl_any!(Pinned<'static, u64, u64, S>: Send, Sync);
 assert_not_impl_any!(Iter<'static, u64, u64>: Send, Sync);
 
+// The cache: a shared handle (`Clone` shares it) that threads and tasks can
+// own; its keys and values must be `Send + Sync` (hits lend `&V` to any
+// thread, departures are dropped on any thread).
+assert_impl_all!(evacmap::Cache<u64, String>: Send, Sync, Clone, std::fmt::Debug);
+assert_impl_all!(evacmap::cache::future::Cache<u64, String>: Send, Sync, Clone, std::fmt::Debug);
+assert_impl_all!(evacmap::cache::MockClock: Send, Sync, Clone);
+// A lent value holds an epoch guard: it stays on its thread.
+assert_not_impl_any!(evacmap::cache::CacheRef<'static, u64, u64>: Send, Sync);
+
 #[test]
 fn a_shared_map_works_across_threads() {
     let map: HashMap<u64, String> = HashMap::new();
