@@ -14,8 +14,17 @@
 //! followers) uses the rule whose leaders missed less lately. A miss is what
 //! the policy sees of every lookup that failed: an insert of a new key.
 //!
-//! Invariants: `-LIMIT <= score <= LIMIT`; `score > 0` means the recency
-//! leaders missed more, so followers use the frequency rule.
+//! The leaders share main with everyone, so the permissive rule (recency)
+//! looks better than it is: its leaders get in, and the entries they push out
+//! belong to others. On a loop bigger than the cache, recency leaders keep
+//! hitting while each of their admissions evicts a follower that was about
+//! to be hit, and an even score made the followers flap between the rules.
+//! So recency must win by a margin ([`RECENCY_MARGIN`]); an undecided duel
+//! keeps the frequency rule.
+//!
+//! Invariants: `-LIMIT <= score <= LIMIT`; followers use the recency rule
+//! only while `score < -RECENCY_MARGIN` (the frequency leaders missed that
+//! many more lately).
 
 /// Which admission rule decides for a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +51,9 @@ pub enum Admission {
 const LEADER_BITS: u32 = 5;
 /// The score saturates at ±LIMIT.
 const LIMIT: i32 = 64;
+/// How many more misses the frequency leaders must have had before the
+/// followers take the recency rule.
+const RECENCY_MARGIN: i32 = 8;
 
 /// The duel's state.
 pub(crate) struct Duel {
@@ -74,10 +86,10 @@ impl Duel {
 
     /// The followers' rule now.
     pub(crate) fn follow(&self) -> Rule {
-        if self.score > 0 {
-            Rule::Frequency
-        } else {
+        if self.score < -RECENCY_MARGIN {
             Rule::Recency
+        } else {
+            Rule::Frequency
         }
     }
 
@@ -91,7 +103,7 @@ impl Duel {
         }
     }
 
-    /// Back to the undecided start.
+    /// Back to the undecided start (the frequency rule).
     pub(crate) fn clear(&mut self) {
         self.score = 0;
     }
@@ -110,17 +122,23 @@ mod tests {
         let mut d = Duel::new(Admission::Duel);
         assert_eq!(d.rule(RECENCY_LEADER), Rule::Recency);
         assert_eq!(d.rule(FREQUENCY_LEADER), Rule::Frequency);
+        assert_eq!(d.rule(FOLLOWER), Rule::Frequency, "undecided: frequency");
+        for _ in 0..RECENCY_MARGIN {
+            d.on_miss(FREQUENCY_LEADER);
+        }
+        assert_eq!(
+            d.rule(FOLLOWER),
+            Rule::Frequency,
+            "recency must win by the margin"
+        );
+        d.on_miss(FREQUENCY_LEADER);
         assert_eq!(d.rule(FOLLOWER), Rule::Recency);
+        assert_eq!(d.rule(FREQUENCY_LEADER), Rule::Frequency);
         for _ in 0..10 {
             d.on_miss(RECENCY_LEADER);
         }
-        d.on_miss(FREQUENCY_LEADER);
         assert_eq!(d.rule(FOLLOWER), Rule::Frequency);
         assert_eq!(d.rule(RECENCY_LEADER), Rule::Recency);
-        for _ in 0..20 {
-            d.on_miss(FREQUENCY_LEADER);
-        }
-        assert_eq!(d.rule(FOLLOWER), Rule::Recency);
     }
 
     #[test]
@@ -129,7 +147,7 @@ mod tests {
         for _ in 0..100_000 {
             d.on_miss(RECENCY_LEADER);
         }
-        for _ in 0..=LIMIT {
+        for _ in 0..=LIMIT + RECENCY_MARGIN {
             d.on_miss(FREQUENCY_LEADER);
         }
         assert_eq!(d.rule(FOLLOWER), Rule::Recency);
