@@ -105,7 +105,7 @@ where
     /// assert_eq!(cache.policy().time_to_live(), Some(Duration::from_secs(60)));
     /// ```
     pub fn builder() -> CacheBuilder<K, V, Cache<K, V>> {
-        CacheBuilder::new()
+        CacheBuilder::default()
     }
 }
 

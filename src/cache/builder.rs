@@ -118,8 +118,9 @@ impl<K, V, C> Default for CacheBuilder<K, V, C> {
     }
 }
 
-impl<K, V, C> CacheBuilder<K, V, C> {
-    /// A builder with every default: unbounded, no expiry.
+impl<K, V> CacheBuilder<K, V, Cache<K, V>> {
+    /// A builder of a blocking [`Cache`] with every default: unbounded, no
+    /// expiry. ([`future::Cache::builder`] makes the async one's.)
     ///
     /// ```
     /// use evacmap::{cache::CacheBuilder, Cache};
@@ -129,7 +130,9 @@ impl<K, V, C> CacheBuilder<K, V, C> {
     pub fn new() -> Self {
         Self::default()
     }
+}
 
+impl<K, V, C> CacheBuilder<K, V, C> {
     /// The capacity: the most entries (or, with a [`weigher`](Self::weigher),
     /// the most total weight) the cache holds. Default: unbounded.
     ///

@@ -85,7 +85,7 @@ where
     ///     .build();
     /// ```
     pub fn builder() -> CacheBuilder<K, V, Cache<K, V>> {
-        CacheBuilder::new()
+        CacheBuilder::default()
     }
 }
 
