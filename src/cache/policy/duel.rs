@@ -151,6 +151,14 @@ mod tests {
             d.on_miss(FREQUENCY_LEADER);
         }
         assert_eq!(d.rule(FOLLOWER), Rule::Recency);
+        // and the other way
+        for _ in 0..100_000 {
+            d.on_miss(FREQUENCY_LEADER);
+        }
+        for _ in 0..=LIMIT - RECENCY_MARGIN {
+            d.on_miss(RECENCY_LEADER);
+        }
+        assert_eq!(d.rule(FOLLOWER), Rule::Frequency);
     }
 
     #[test]

@@ -222,9 +222,17 @@ impl Policy {
             let Some(e) = self.small.pop(store) else {
                 break;
             };
-            self.small_weight -= store.weight(e);
-            self.small_len -= 1;
-            store.set_region(e, Region::Main);
+            let weight = store.weight(e);
+            if !store.expired(e) {
+                self.small_weight -= weight;
+                self.small_len -= 1;
+                store.set_region(e, Region::Main);
+            } else if store.evict(e) {
+                self.small_weight -= weight;
+                self.small_len -= 1;
+                self.weight -= weight;
+                self.len -= 1;
+            }
         }
         self.small.tidy(store, self.small_len);
         self.sketch.fit(self.len);
