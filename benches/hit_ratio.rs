@@ -576,6 +576,7 @@ const TRACE_FILES: &[TraceFile] = &[
 /// The 32 points of ../shared/traces/README.md with its reference columns:
 /// (trace, capacity, optimum, LRU, moka 0.12, quick_cache 0.7, best online, its hit %).
 #[rustfmt::skip]
+#[allow(clippy::type_complexity)]
 const README_POINTS: &[(&str, u64, f64, f64, f64, f64, &str, f64)] = &[
     ("OLTP", 256, 38.75, 16.69, 23.05, 19.46, "foyer W-TinyLFU", 23.52),
     ("OLTP", 512, 46.69, 23.69, 29.94, 27.56, "S3-FIFO", 32.73),
@@ -1020,7 +1021,7 @@ fn main() {
     let wanted = |name: &str| {
         o.only
             .as_ref()
-            .is_none_or(|only| only.iter().any(|n| n == name))
+            .map_or(true, |only| only.iter().any(|n| n == name))
     };
 
     if let Some(dir) = &o.dump {
