@@ -95,6 +95,20 @@ fn the_bound_is_global_and_exact() {
 }
 
 #[test]
+fn a_tiny_cache_keeps_the_newest_of_unread_keys() {
+    // With main empty the frequency door has no victim to compare with; it
+    // once admitted the old key and so evicted each new one at once.
+    for capacity in 1..=3u64 {
+        let (cache, _log) = logged(capacity);
+        for i in 0..20 {
+            cache.insert(i, i);
+            assert_eq!(cache.peek(&i), Some(i), "capacity {capacity}: {i} was refused");
+        }
+        assert_eq!(cache.entry_count(), capacity);
+    }
+}
+
+#[test]
 fn weights_count_against_the_capacity() {
     let log: Log<u64, u64> = Arc::default();
     let l = log.clone();

@@ -255,8 +255,16 @@ impl Policy {
         if self.config.sweep_feeds_sketch {
             self.sketch.add(k, freq);
         }
+        // With main empty the frequency rule has no victim to compare
+        // with: admitting would only make the next small entry (in a tiny
+        // cache, the one just inserted) the victim, so recency decides.
+        let rule = if self.len == self.small_len {
+            Rule::Recency
+        } else {
+            self.duel.rule(k)
+        };
         let admit = !store.expired(e)
-            && match self.duel.rule(k) {
+            && match rule {
                 Rule::Recency => freq >= self.config.promote_after,
                 Rule::Frequency => self.beats_victim(store, k),
             };
