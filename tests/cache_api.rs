@@ -102,7 +102,11 @@ fn a_tiny_cache_keeps_the_newest_of_unread_keys() {
         let (cache, _log) = logged(capacity);
         for i in 0..20 {
             cache.insert(i, i);
-            assert_eq!(cache.peek(&i), Some(i), "capacity {capacity}: {i} was refused");
+            assert_eq!(
+                cache.peek(&i),
+                Some(i),
+                "capacity {capacity}: {i} was refused"
+            );
         }
         assert_eq!(cache.entry_count(), capacity);
     }
