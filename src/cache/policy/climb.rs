@@ -109,7 +109,8 @@ impl Climb {
     }
 }
 
-#[cfg(test)]
+// Not under Miri: see `mod tests` in policy/mod.rs.
+#[cfg(all(test, not(miri)))]
 mod tests {
     use super::*;
 

@@ -102,7 +102,8 @@ impl Ghosts {
     }
 }
 
-#[cfg(test)]
+// Not under Miri: see `mod tests` in policy/mod.rs.
+#[cfg(all(test, not(miri)))]
 mod tests {
     use super::*;
     use crate::cache::policy::mix64;

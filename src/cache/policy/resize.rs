@@ -39,7 +39,8 @@ pub(crate) fn grown_len(current: usize, needed: usize, min: usize) -> Option<usi
     }
 }
 
-#[cfg(test)]
+// Not under Miri: see `mod tests` in policy/mod.rs.
+#[cfg(all(test, not(miri)))]
 mod tests {
     use super::*;
     use crate::cache::policy::mix64;

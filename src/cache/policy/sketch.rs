@@ -148,7 +148,8 @@ impl Sketch {
     }
 }
 
-#[cfg(test)]
+// Not under Miri: see `mod tests` in policy/mod.rs.
+#[cfg(all(test, not(miri)))]
 mod tests {
     use super::*;
     use crate::cache::policy::mix64;
