@@ -136,6 +136,8 @@ mod iter;
 mod map;
 mod pinned;
 mod raw;
+#[cfg(feature = "rayon")]
+mod rayon_impls;
 mod refs;
 mod seam;
 mod stats;
@@ -147,6 +149,8 @@ pub use compute::{Computed, Op};
 pub use iter::{Iter, Keys, PinnedIter, Values};
 pub use map::HashMap;
 pub use pinned::Pinned;
+#[cfg(feature = "rayon")]
+pub use rayon_impls::ParIterCloned;
 pub use refs::{KeyRef, Ref};
 pub use stats::{MapStats, Reclaimed};
 
