@@ -39,9 +39,9 @@
 #   LOOM_MAX_PREEMPTIONS=1 cargo test --release -p evacmap-loom-tests \
 #     --test cache_models -- --exact loaders_vs_invalidation --nocapture
 #
-# The build needs all three switches: --cfg loom, --cfg crossbeam_loom and the
-# crate's `loom` feature (pulled in by loom-tests/Cargo.toml). RUSTFLAGS reach
-# every crate of the build, so it gets its own target directory.
+# The build needs both switches, --cfg loom and --cfg crossbeam_loom (no cargo
+# feature: the cfg alone pulls in loom). RUSTFLAGS reach every crate of the
+# build, so it gets its own target directory.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

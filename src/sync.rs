@@ -3,15 +3,11 @@
 //!
 //! Nothing else in the crate names `std::sync::atomic`, `parking_lot` or `loom`
 //! directly for shared state that a model must see: it imports from here. Under
-//! `--cfg loom` (with `--cfg crossbeam_loom` and the `loom` feature, see
-//! `loom-tests/`) the atomics and the shard mutex are loom's, and
+//! `--cfg loom` (with `--cfg crossbeam_loom`, see `loom-tests/`; no cargo
+//! feature is involved) the atomics and the shard mutex are loom's, and
 //! crossbeam-epoch runs its own loom mode, so every interleaving of the
 //! protocol (including reclamation) is explored.
 
-#[cfg(all(loom, not(feature = "loom")))]
-compile_error!("`--cfg loom` needs evacmap's `loom` feature (build through loom-tests/)");
-#[cfg(all(feature = "loom", not(loom)))]
-compile_error!("evacmap's `loom` feature needs RUSTFLAGS=\"--cfg loom --cfg crossbeam_loom\"");
 #[cfg(all(loom, not(crossbeam_loom)))]
 compile_error!("`--cfg loom` needs `--cfg crossbeam_loom` too, so crossbeam-epoch is modelled");
 
