@@ -132,6 +132,7 @@
 mod builder;
 pub mod cache;
 mod compute;
+mod hasher;
 mod iter;
 mod map;
 mod pinned;
@@ -146,6 +147,7 @@ mod sync;
 pub use builder::{default_shards, BuildError, Builder, ResizeMode, MAX_SHARDS};
 pub use cache::Cache;
 pub use compute::{Computed, Op};
+pub use hasher::{DefaultHashBuilder, DefaultHasher};
 pub use iter::{Iter, Keys, PinnedIter, Values};
 pub use map::HashMap;
 pub use pinned::Pinned;
@@ -161,9 +163,6 @@ pub use stats::{MapStats, Reclaimed};
 pub fn os_mapped_bytes() -> usize {
     raw::pages::mapped_bytes()
 }
-
-/// The default hasher: foldhash's fast, randomly seeded hasher.
-pub type DefaultHashBuilder = foldhash::fast::RandomState;
 
 /// The README's example, compiled and run as a doctest so it cannot rot.
 #[cfg(doctest)]
