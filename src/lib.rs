@@ -143,6 +143,7 @@ mod refs;
 mod seam;
 mod stats;
 mod sync;
+mod view;
 
 pub use builder::{default_shards, BuildError, Builder, ResizeMode, MAX_SHARDS};
 pub use cache::Cache;
