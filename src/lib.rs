@@ -131,6 +131,7 @@
 
 mod builder;
 pub mod cache;
+mod cloned;
 mod compute;
 mod hasher;
 mod iter;
@@ -144,9 +145,11 @@ mod seam;
 mod stats;
 mod sync;
 mod view;
+mod view;
 
 pub use builder::{default_shards, BuildError, Builder, ResizeMode, MAX_SHARDS};
 pub use cache::Cache;
+pub use cloned::ClonedIter;
 pub use compute::{Computed, Op};
 pub use hasher::{DefaultHashBuilder, DefaultHasher};
 pub use iter::{Iter, Keys, PinnedIter, Values};
