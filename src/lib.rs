@@ -136,6 +136,7 @@ mod compute;
 mod hasher;
 mod iter;
 mod map;
+mod owned;
 mod pinned;
 mod raw;
 #[cfg(feature = "rayon")]
@@ -154,6 +155,7 @@ pub use compute::{Computed, Op};
 pub use hasher::{DefaultHashBuilder, DefaultHasher};
 pub use iter::{Iter, Keys, PinnedIter, Values};
 pub use map::HashMap;
+pub use owned::OwnedPinned;
 pub use pinned::Pinned;
 #[cfg(feature = "rayon")]
 pub use rayon_impls::ParIterCloned;
