@@ -61,3 +61,15 @@ fn a_shared_map_works_across_threads() {
     let moved = std::thread::spawn(move || map.len()).join().unwrap();
     assert_eq!(moved, 2000);
 }
+
+// The async-safe handles (tests/async_handles.rs). An owned pin has an
+// epoch participant of its own: it may move to another thread (with the
+// `&V` it lent, inside a future) but never be shared, and it is `Send` only
+// when the map is `Sync`. The cloned iterator holds no guard between items.
+assert_impl_all!(evacmap::OwnedPinned<'static, u64, String, S>: Send, std::fmt::Debug);
+assert_not_impl_any!(evacmap::OwnedPinned<'static, u64, String, S>: Sync);
+assert_not_impl_any!(evacmap::OwnedPinned<'static, u64, Cell<u64>, S>: Send, Sync);
+assert_not_impl_any!(evacmap::OwnedPinned<'static, u64, Rc<u64>, S>: Send, Sync);
+assert_impl_all!(evacmap::ClonedIter<'static, u64, String, S>: Send, Sync, Iterator, std::fmt::Debug);
+assert_not_impl_any!(evacmap::ClonedIter<'static, u64, Cell<u64>, S>: Send);
+assert_not_impl_any!(evacmap::ClonedIter<'static, Rc<u64>, u64, S>: Send, Sync);
