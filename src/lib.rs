@@ -111,6 +111,66 @@
 //! and [`HashMap::reclaim`] flushes the calling thread's bag and collects.
 //! `stats().retired_bytes` shows what is pending.
 //!
+//! # Async
+//! [`Ref`], [`KeyRef`], [`Pinned`], [`Iter`] and [`PinnedIter`] hold the
+//! current thread's epoch guard, so they are not `Send`: one kept across an
+//! `.await` makes the future `!Send`, and `tokio::spawn` rejects it. Use them
+//! freely *between* `.await`s. Across them, pick by what must survive:
+//!
+//! | across an `.await` you keep | use | it holds |
+//! |---|---|---|
+//! | nothing (one read) | [`HashMap::view`]`(&k, \|k, v\| ..)`, [`HashMap::get_cloned`] | nothing: the pin ends inside the call |
+//! | a loop over the entries | [`HashMap::iter_cloned`] | owned clones of one chunk and a cursor; no guard |
+//! | `&V` from several reads | [`HashMap::pin_owned`] → [`OwnedPinned`] | a pin of its own epoch participant (`Send`, not `Sync`) |
+//!
+//! An [`OwnedPinned`] is the only one of these that stays pinned across the
+//! `.await`, and a pin delays reclamation for *every* user of
+//! crossbeam-epoch's global collector in the process, not only this map:
+//! nothing retired anywhere after it pinned is freed until it is dropped or
+//! [`OwnedPinned::repin`]ned. Across a long `.await` (a network call, a
+//! timer, a channel that may stay empty), drop it or repin it first. You
+//! can watch the cost: [`MapStats::retired_bytes`] and
+//! [`MapStats::retired_objects`] (or [`Reclaimed::pending_bytes`] from
+//! [`HashMap::reclaim`]) count what was retired and not yet freed; they grow
+//! while a pin is held and fall once it is gone.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use evacmap::HashMap;
+//!
+//! # tokio::runtime::Builder::new_multi_thread().build().unwrap().block_on(async {
+//! let map: Arc<HashMap<u32, String>> = Arc::new((0..100).map(|i| (i, i.to_string())).collect());
+//! let task = tokio::spawn({
+//!     let map = Arc::clone(&map);
+//!     async move {
+//!         let n = map.view(&7, |_, v| v.len());       // holds nothing
+//!         let mut total = 0;
+//!         for (_, v) in map.iter_cloned() {            // holds no guard
+//!             tokio::task::yield_now().await;
+//!             total += v.len();
+//!         }
+//!         let handle = map.pin_owned();                // Send: may cross threads
+//!         let seven = handle.get(&7).unwrap();
+//!         tokio::task::yield_now().await;
+//!         (n, total, seven.clone())
+//!     }
+//! });
+//! assert_eq!(task.await.unwrap(), (Some(1), 190, "7".to_string()));
+//! # });
+//!
+//! // A held pin keeps what is retired meanwhile; stats show it.
+//! // (The bytes are evacmap's own: the entry, not the Vec's buffer.)
+//! let map = HashMap::new();
+//! map.insert(1, vec![0u8; 4096]);
+//! let handle = map.pin_owned();
+//! map.remove(&1);
+//! let pending = map.reclaim();
+//! assert!(pending.pending_bytes > 0 && pending.pending_objects > 0); // held back by `handle`
+//! drop(handle);
+//! assert_eq!(map.reclaim().pending_bytes, 0);
+//! assert_eq!(map.stats().retired_objects, 0);
+//! ```
+//!
 //! # Where the memory comes from
 //! Entries, small tables and overflow buckets come from the global allocator.
 //! Bucket arrays of 1 MiB and more (2^14 buckets) are mapped straight from the
