@@ -19,7 +19,7 @@ source "$(dirname "$0")/test-args.sh"
 export EVACMAP_WATCHDOG_SECS="${EVACMAP_WATCHDOG_SECS:-900}"
 cd "$(dirname "$0")/.."
 
-rustup +nightly component add miri rust-src >/dev/null
+need_nightly miri rust-src
 cargo +nightly miri setup
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target-miri}"

@@ -17,7 +17,7 @@ short="${sanitizer:0:1}san" # address -> asan, thread -> tsan
 export EVACMAP_WATCHDOG_SECS="${EVACMAP_WATCHDOG_SECS:-120}"
 cd "$(dirname "$0")/.."
 
-rustup +nightly component add rust-src >/dev/null
+need_nightly rust-src
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target-$short}"
 export RUSTFLAGS="${RUSTFLAGS:-} -Zsanitizer=$sanitizer"
 export RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -Zsanitizer=$sanitizer"

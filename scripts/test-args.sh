@@ -1,5 +1,5 @@
 # Sourced by scripts/miri.sh and scripts/sanitize.sh: the command line they
-# share.
+# share, and the nightly components they need.
 #
 #   add_test_args "$@"
 #
@@ -17,4 +17,21 @@ add_test_args() {
         args+=(--test "$1")
         shift
     done
+}
+
+# need_nightly COMPONENT...: adds the named components to the nightly
+# toolchain, installing nightly first (minimal profile) if it is missing; a
+# nightly already here is kept as it is, not updated. Stops the script with a
+# message that says what could not be installed.
+need_nightly() {
+    if rustup run nightly rustc -V >/dev/null 2>&1; then
+        rustup component add --toolchain nightly "$@" >/dev/null 2>&1 && return
+    else
+        local with=()
+        for c in "$@"; do with+=(--component "$c"); done
+        rustup toolchain install nightly --profile minimal "${with[@]}" >/dev/null 2>&1 && return
+    fi
+    echo "error: could not install the nightly toolchain's components: $*" >&2
+    echo "       (try: rustup toolchain install nightly --component ${*// /,})" >&2
+    exit 1
 }
