@@ -11,14 +11,27 @@
 //! cargo bench --bench hit_ratio -- --only OLTP,loop
 //! cargo bench --bench hit_ratio -- --dump DIR    # traces as libCacheSim oracleGeneral files
 //! cargo bench --bench hit_ratio -- --memory 1000000 # the policy's bytes per entry
+//! cargo bench --bench hit_ratio -- --cache-threads 8 # the real cache on 8 threads (default 4)
+//! cargo bench --bench hit_ratio -- --cache-round 64 # ... in lockstep rounds of 64 requests
+//! cargo bench --bench hit_ratio -- --no-cache    # the policy and LRU only (faster)
 //! ```
 //!
-//! Replay: single thread, demand fill (`if !get(k) { insert(k) }`), weight
-//! 1, hit ratio = hits / requests. `EVACMAP_TRACES` overrides the trace
-//! folder, `EVACMAP_EXTRA_TRACES` the extra one (default /tmp/traces-extra).
+//! Replay: demand fill (`if !get(k) { insert(k) }`), weight 1, hit ratio =
+//! hits / requests. The policy (over its simulated store) and LRU replay on
+//! one thread; the real `evacmap::Cache` replays on one thread and on
+//! `--cache-threads` threads sharing one cache (see [`real_cache`]), and the
+//! tool prints the difference: the issue's "concurrency does not change the
+//! policy" check. `--threads` is something else: how many points are
+//! replayed at once (default: the available parallelism).
+//! `EVACMAP_TRACES` overrides the trace folder, `EVACMAP_EXTRA_TRACES` the
+//! extra one (default /tmp/traces-extra).
 //!
-//! More contenders (the concurrent cache, moka, quick_cache, a Mutex<lru>)
-//! plug in through [`Contender`] and [`contenders`].
+//! More contenders (moka, quick_cache, a Mutex<lru>) plug in through
+//! [`Contender`] (one request at a time) or [`replay_kind`] (a whole trace)
+//! and [`contenders`].
+
+#[path = "hit_ratio/real_cache.rs"]
+mod real_cache;
 
 use evacmap::cache::policy::{Admission, Order, PolicyConfig, SimStore};
 use std::collections::HashMap;
@@ -127,18 +140,42 @@ impl Contender for Lru {
     }
 }
 
-/// A named way to build a contender for a capacity.
+/// Hit ratios (%) of a replay over a trace, given its capacity and keys:
+/// one per column of its [`Kind`].
+type ReplayFn = dyn Fn(u64, &[u64]) -> Vec<f64> + Send + Sync;
+
+/// A contender: how to replay a trace at a capacity, and the names of the
+/// columns its replay fills (one, except for the real cache on several
+/// threads, which also reports a control).
 #[derive(Clone)]
 struct Kind {
-    name: String,
-    build: Arc<dyn Fn(u64) -> Box<dyn Contender> + Send + Sync>,
+    columns: Vec<String>,
+    replay: Arc<ReplayFn>,
 }
 
-fn kind(name: &str, build: impl Fn(u64) -> Box<dyn Contender> + Send + Sync + 'static) -> Kind {
+/// A contender that replays whole traces itself (the real cache's threads).
+fn replay_kind(
+    columns: &[&str],
+    replay: impl Fn(u64, &[u64]) -> Vec<f64> + Send + Sync + 'static,
+) -> Kind {
     Kind {
-        name: name.to_string(),
-        build: Arc::new(build),
+        columns: columns.iter().map(|c| c.to_string()).collect(),
+        replay: Arc::new(replay),
     }
+}
+
+/// A [`Contender`] built fresh for each point and fed one request at a time.
+fn kind(name: &str, build: impl Fn(u64) -> Box<dyn Contender> + Send + Sync + 'static) -> Kind {
+    replay_kind(&[name], move |capacity, keys| {
+        let mut c = build(capacity);
+        let hits = keys.iter().filter(|&&k| c.request(k)).count();
+        vec![100.0 * hits as f64 / keys.len().max(1) as f64]
+    })
+}
+
+/// Every column of `kinds`, in order.
+fn columns(kinds: &[Kind]) -> Vec<String> {
+    kinds.iter().flat_map(|k| k.columns.clone()).collect()
 }
 
 /// The policy with `config` (capacity filled in per point), walked in `order`.
@@ -154,10 +191,25 @@ fn policy_kind(name: &str, config: PolicyConfig, order: Order) -> Kind {
     })
 }
 
-/// The default contenders: the policy and LRU. (Add the concurrent cache and
-/// the peers here.)
-fn contenders(seed: u64) -> Vec<Kind> {
-    vec![
+/// The name of the real cache's column on `threads` threads.
+fn cache_name(threads: usize) -> String {
+    match threads {
+        1 => "Cache 1 thread".to_string(),
+        n => format!("Cache {n} threads"),
+    }
+}
+
+/// The control column of the real cache on `threads` threads: the order its
+/// cache saw, replayed on one thread (see [`real_cache`]).
+fn reordered_name(threads: usize) -> String {
+    format!("Cache 1 thread, {threads}t order")
+}
+
+/// The default contenders: the policy and LRU, then (unless `cache_threads`
+/// is 0) the real cache on one thread and on `cache_threads` threads, with
+/// its control. (Add the peers here.)
+fn contenders(seed: u64, cache_threads: usize, round: usize) -> Vec<Kind> {
+    let mut kinds = vec![
         policy_kind(
             "evacmap",
             PolicyConfig {
@@ -167,7 +219,23 @@ fn contenders(seed: u64) -> Vec<Kind> {
             Order::Hash,
         ),
         kind("LRU", |capacity| Box::new(Lru::new(capacity as usize))),
-    ]
+    ];
+    if cache_threads > 0 {
+        kinds.push(replay_kind(&[&cache_name(1)], move |capacity, keys| {
+            vec![real_cache::replay(capacity, seed, keys, 1, 0).hit]
+        }));
+    }
+    if cache_threads > 1 {
+        let columns = [cache_name(cache_threads), reordered_name(cache_threads)];
+        kinds.push(replay_kind(
+            &[&columns[0], &columns[1]],
+            move |capacity, keys| {
+                let r = real_cache::replay(capacity, seed, keys, cache_threads, round);
+                vec![r.hit, r.reordered.unwrap()]
+            },
+        ));
+    }
+    kinds
 }
 
 /// The ablation variants: the default, then each adaptive part switched off,
@@ -749,6 +817,8 @@ struct Options {
     ablate: bool,
     variants: Option<Vec<usize>>,
     threads: usize,
+    cache_threads: usize,
+    cache_round: usize,
     json: Option<PathBuf>,
     dump: Option<PathBuf>,
     memory: Option<u64>,
@@ -771,6 +841,8 @@ fn options() -> Options {
         ablate: false,
         variants: None,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cache_threads: 4,
+        cache_round: 0,
         json: Some(root.join("benches/results/hit_ratio.json")),
         dump: None,
         memory: None,
@@ -791,6 +863,9 @@ fn options() -> Options {
                 o.variants = Some(value().split(',').map(|s| s.parse().unwrap()).collect())
             }
             "--threads" => o.threads = value().parse().unwrap(),
+            "--cache-threads" => o.cache_threads = value().parse().unwrap(),
+            "--cache-round" => o.cache_round = value().parse().unwrap(),
+            "--no-cache" => o.cache_threads = 0,
             "--json" => o.json = Some(value().into()),
             "--no-json" => o.json = None,
             "--dump" => o.dump = Some(value().into()),
@@ -828,14 +903,8 @@ impl Traces {
     }
 }
 
-/// Hit ratio (%) of a fresh contender over `keys`.
-fn replay(kind: &Kind, capacity: u64, keys: &[u64]) -> f64 {
-    let mut c = (kind.build)(capacity);
-    let hits = keys.iter().filter(|&&k| c.request(k)).count();
-    100.0 * hits as f64 / keys.len().max(1) as f64
-}
-
-/// Runs every (point, kind) pair on `threads` threads; results[point][kind].
+/// Runs every (point, kind) pair on `threads` threads;
+/// results[point][column], the columns of [`columns`].
 fn run_all(points: &[Point], kinds: &[Kind], traces: &Traces, threads: usize) -> Vec<Vec<f64>> {
     let mut jobs: Vec<(usize, usize)> = (0..points.len())
         .flat_map(|p| (0..kinds.len()).map(move |k| (p, k)))
@@ -843,7 +912,15 @@ fn run_all(points: &[Point], kinds: &[Kind], traces: &Traces, threads: usize) ->
     // Longest traces first, so the tail of the run stays parallel.
     let len = |p: &Point| traces.get(p.trace).len();
     jobs.sort_by_key(|&(p, _)| std::cmp::Reverse(len(&points[p])));
-    let results = Mutex::new(vec![vec![f64::NAN; kinds.len()]; points.len()]);
+    let first_column: Vec<usize> = kinds
+        .iter()
+        .scan(0, |next, k| {
+            let first = *next;
+            *next += k.columns.len();
+            Some(first)
+        })
+        .collect();
+    let results = Mutex::new(vec![vec![f64::NAN; columns(kinds).len()]; points.len()]);
     let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for _ in 0..threads.max(1) {
@@ -851,8 +928,10 @@ fn run_all(points: &[Point], kinds: &[Kind], traces: &Traces, threads: usize) ->
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&(p, k)) = jobs.get(i) else { break };
                 let keys = traces.get(points[p].trace);
-                let hit = replay(&kinds[k], points[p].capacity, &keys);
-                results.lock().unwrap()[p][k] = hit;
+                let hits = (kinds[k].replay)(points[p].capacity, &keys);
+                assert_eq!(hits.len(), kinds[k].columns.len());
+                let at = first_column[k];
+                results.lock().unwrap()[p][at..at + hits.len()].copy_from_slice(&hits);
             });
         }
     });
@@ -861,37 +940,25 @@ fn run_all(points: &[Point], kinds: &[Kind], traces: &Traces, threads: usize) ->
 
 /// Mean and worst shortfall of column `k` against the points' best online.
 fn shortfalls(points: &[Point], results: &[Vec<f64>], k: usize) -> (f64, f64, String) {
-    let mut sum = 0.0;
-    let mut worst = (f64::NEG_INFINITY, String::new());
-    let mut n = 0;
-    for (p, r) in points.iter().zip(results) {
-        let Some(reference) = p.reference else {
-            continue;
-        };
-        let s = reference.best_hit - r[k];
-        sum += s;
-        n += 1;
-        if s > worst.0 {
-            worst = (s, format!("{}@{}", p.trace, p.capacity));
-        }
-    }
-    (sum / n.max(1) as f64, worst.0, worst.1)
+    mean_worst(points, results, |p, r| {
+        p.reference.map(|x| x.best_hit - r[k])
+    })
 }
 
 fn fmt_opt(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.2}"))
 }
 
-/// The main table: every point with the policy, LRU and the references.
-fn table(points: &[Point], kinds: &[Kind], results: &[Vec<f64>]) -> String {
+/// The main table: every point with every column and the references.
+fn table(points: &[Point], columns: &[String], results: &[Vec<f64>]) -> String {
     let mut out = String::new();
     let mut header = "| trace@capacity |".to_string();
-    for k in kinds {
-        write!(header, " {} |", k.name).unwrap();
+    for c in columns {
+        write!(header, " {c} |").unwrap();
     }
     header += " optimum | README LRU | moka 0.12 | quick_cache 0.7 | best online | its hit % | shortfall |";
     writeln!(out, "{header}").unwrap();
-    writeln!(out, "|{}", "---|".repeat(kinds.len() + 8)).unwrap();
+    writeln!(out, "|{}", "---|".repeat(columns.len() + 8)).unwrap();
     for (p, r) in points.iter().zip(results) {
         write!(out, "| {}@{} |", p.trace, p.capacity).unwrap();
         for v in r {
@@ -916,23 +983,159 @@ fn table(points: &[Point], kinds: &[Kind], results: &[Vec<f64>]) -> String {
     out
 }
 
-fn summary(points: &[Point], kinds: &[Kind], results: &[Vec<f64>], label: &str) -> String {
+fn summary(points: &[Point], columns: &[String], results: &[Vec<f64>], label: &str) -> String {
     let mut out = format!("\nShortfall against the best online policy, {label}:\n");
-    for (k, kind) in kinds.iter().enumerate() {
+    for (k, name) in columns.iter().enumerate() {
         let (mean, worst, at) = shortfalls(points, results, k);
         writeln!(
             out,
-            "  {:<40} mean {mean:5.2}  worst {worst:6.2} ({at})",
-            kind.name
+            "  {name:<40} mean {mean:5.2}  worst {worst:6.2} ({at})"
         )
         .unwrap();
     }
     out
 }
 
+/// The columns of the real cache on one thread and on several (with its
+/// control, the order the threads' cache saw replayed on one thread), if
+/// they ran.
+#[derive(Clone, Copy)]
+struct CacheColumns {
+    one: usize,
+    many: usize,
+    reordered: usize,
+    threads: usize,
+}
+
+impl CacheColumns {
+    fn find(columns: &[String], threads: usize) -> Option<Self> {
+        let column = |name: String| columns.iter().position(|c| *c == name);
+        Some(CacheColumns {
+            one: column(cache_name(1))?,
+            many: column(cache_name(threads)).filter(|_| threads > 1)?,
+            reordered: column(reordered_name(threads))?,
+            threads,
+        })
+    }
+
+    /// Hit ratio on several threads minus on one, in points.
+    fn drift(&self, r: &[f64]) -> f64 {
+        r[self.many] - r[self.one]
+    }
+
+    /// Hit ratio on several threads minus the same order on one thread:
+    /// what concurrency itself changed.
+    fn concurrency(&self, r: &[f64]) -> f64 {
+        r[self.many] - r[self.reordered]
+    }
+}
+
+/// Mean and worst (largest) of `value` over the points where it has one,
+/// and where the worst is.
+fn mean_worst(
+    points: &[Point],
+    results: &[Vec<f64>],
+    value: impl Fn(&Point, &[f64]) -> Option<f64>,
+) -> (f64, f64, String) {
+    let mut worst = (f64::NEG_INFINITY, String::new());
+    let (mut sum, mut n) = (0.0, 0);
+    for (p, r) in points.iter().zip(results) {
+        let Some(v) = value(p, r) else { continue };
+        sum += v;
+        n += 1;
+        if v > worst.0 {
+            worst = (v, format!("{}@{}", p.trace, p.capacity));
+        }
+    }
+    (sum / n.max(1) as f64, worst.0, worst.1)
+}
+
+/// The concurrency table: the policy replay, the real cache on one thread
+/// and on several, their difference, the control (the several threads'
+/// order on one thread) and the real cache's shortfalls.
+fn concurrency_table(points: &[Point], results: &[Vec<f64>], c: CacheColumns) -> String {
+    let n = c.threads;
+    let mut out = format!(
+        "\n| trace@capacity | policy replay | Cache 1 thread | Cache {n} threads | {n}t − 1t \
+         | 1 thread, {n}t order | {n}t − {n}t order | best online | 1t shortfall | {n}t shortfall |\n|{}\n",
+        "---|".repeat(10)
+    );
+    for (p, r) in points.iter().zip(results) {
+        let best = fmt_opt(p.reference.map(|x| x.best_hit));
+        let short = |v: f64| {
+            p.reference
+                .map_or("-".into(), |x| format!("{:+.2}", x.best_hit - v))
+        };
+        writeln!(
+            out,
+            "| {}@{} | {:.2} | {:.2} | {:.2} | {:+.2} | {:.2} | {:+.2} | {best} | {} | {} |",
+            p.trace,
+            p.capacity,
+            r[0],
+            r[c.one],
+            r[c.many],
+            c.drift(r),
+            r[c.reordered],
+            c.concurrency(r),
+            short(r[c.one]),
+            short(r[c.many]),
+        )
+        .unwrap();
+    }
+    out
+}
+
+/// The concurrency summary of one set of points: |several − one thread|,
+/// |several threads − their order on one thread|, and the real cache's
+/// shortfalls, as text and as JSON.
+fn concurrency_summary(
+    points: &[Point],
+    results: &[Vec<f64>],
+    c: CacheColumns,
+    label: &str,
+) -> (String, serde_json::Value) {
+    let n = c.threads;
+    let mut out = format!("\nConcurrency, {label}:\n");
+    let mut json = serde_json::json!({ "threads": n });
+    let shortfall = |p: &Point, v: f64| p.reference.map(|x| x.best_hit - v);
+    type Measure<'a> = &'a dyn Fn(&Point, &[f64]) -> Option<f64>;
+    let measures: [(&str, String, Measure); 4] = [
+        (
+            "abs_threads_minus_1_thread",
+            format!("|{n}t − 1t|"),
+            &|_, r| Some(c.drift(r).abs()),
+        ),
+        (
+            "abs_threads_minus_their_order_on_1_thread",
+            format!("|{n}t − {n}t order on 1 thread|"),
+            &|_, r| Some(c.concurrency(r).abs()),
+        ),
+        (
+            "cache_1_thread_shortfall",
+            "Cache 1 thread shortfall".to_string(),
+            &|p, r| shortfall(p, r[c.one]),
+        ),
+        (
+            "cache_threads_shortfall",
+            format!("Cache {n} threads shortfall"),
+            &|p, r| shortfall(p, r[c.many]),
+        ),
+    ];
+    for (key, label, value) in measures {
+        let (mean, worst, at) = mean_worst(points, results, value);
+        writeln!(
+            out,
+            "  {label:<40} mean {mean:5.2}  worst {worst:6.2} ({at})"
+        )
+        .unwrap();
+        json[key] = serde_json::json!({ "mean": mean, "worst": worst, "worst_at": at });
+    }
+    (out, json)
+}
+
 /// Exact-LRU check against the README's LRU column: a replay bug shows here.
-fn check_lru(points: &[Point], kinds: &[Kind], results: &[Vec<f64>]) {
-    let Some(k) = kinds.iter().position(|k| k.name == "LRU") else {
+fn check_lru(points: &[Point], columns: &[String], results: &[Vec<f64>]) {
+    let Some(k) = columns.iter().position(|c| c == "LRU") else {
         return;
     };
     for (p, r) in points.iter().zip(results) {
@@ -1067,15 +1270,31 @@ fn main() {
         let mut kinds = if o.ablate {
             ablations(seed)
         } else {
-            contenders(seed)
+            contenders(seed, o.cache_threads, o.cache_round)
         };
         if let Some(v) = &o.variants {
             kinds = v.iter().map(|&i| kinds[i].clone()).collect();
         }
         let results = run_all(&points, &kinds, &traces, o.threads);
-        check_lru(&points, &kinds, &results);
+        let columns = columns(&kinds);
+        check_lru(&points, &columns, &results);
         writeln!(report, "\n## hash seed {seed:#x}\n").unwrap();
-        report += &table(&points, &kinds, &results);
+        report += &table(&points, &columns, &results);
+        let cache_columns = CacheColumns::find(&columns, o.cache_threads);
+        let mut concurrency = serde_json::Map::new();
+        if let Some(c) = cache_columns {
+            report += &concurrency_table(&points, &results, c);
+            if o.cache_round > 0 {
+                writeln!(
+                    report,
+                    "\n(the cache's {} threads in lockstep rounds of {} requests)",
+                    c.threads, o.cache_round
+                )
+                .unwrap();
+            }
+            // 0: the threads run free after starting together.
+            concurrency.insert("lockstep_round".into(), o.cache_round.into());
+        }
         for set in ["readme", "extra"] {
             let idx: Vec<usize> = (0..points.len())
                 .filter(|&i| points[i].set == set)
@@ -1090,7 +1309,12 @@ fn main() {
             } else {
                 "the extra points"
             };
-            report += &summary(&ps, &kinds, &rs, label);
+            report += &summary(&ps, &columns, &rs, label);
+            if let Some(c) = cache_columns {
+                let (text, json) = concurrency_summary(&ps, &rs, c, label);
+                report += &text;
+                concurrency.insert(set.to_string(), json);
+            }
         }
         json_runs.push(serde_json::json!({
             "seed": seed,
@@ -1098,12 +1322,14 @@ fn main() {
                 "set": p.set,
                 "trace": p.trace,
                 "capacity": p.capacity,
-                "hit_percent": kinds.iter().zip(r).map(|(k, v)| (k.name.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+                "hit_percent": columns.iter().zip(r).map(|(c, v)| (c.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
                 "best_online": p.reference.map(|x| serde_json::json!({"policy": x.best, "hit_percent": x.best_hit})),
                 "optimum": p.reference.map(|x| x.optimum),
                 "moka": p.reference.and_then(|x| x.moka),
                 "quick_cache": p.reference.and_then(|x| x.quick_cache),
+                "cache_threads_minus_1_thread": cache_columns.map(|c| c.drift(r)),
             })).collect::<Vec<_>>(),
+            "concurrency": concurrency,
         }));
     }
     println!("{report}");
