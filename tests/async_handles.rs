@@ -460,7 +460,10 @@ fn iter_cloned_holds_no_pin_between_items() {
         0,
         "an iterator mid-way held reclamation back"
     );
-    assert_eq!(1 + iter.count() as u64, n - 1);
+    // The removed key is yielded only if its chunk was cloned before the
+    // removal (the one already buffered): weakly consistent.
+    let total = 1 + iter.count() as u64;
+    assert!(total == n - 1 || total == n, "{total} of {n} entries");
 }
 
 /// Weakly consistent and exact-once under writes and resizes: keys present
