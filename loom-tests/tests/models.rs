@@ -19,6 +19,7 @@
 //! | `remove_vs_held_ref` | remove and reclamation vs a reader holding the value |
 //! | `clear_vs_get` | clear of a half-migrated shard vs get |
 //! | `help_vs_reader` | a reader completing a migration vs a reader in the old table |
+//! | `owned_pin_moved_vs_remove` | an owned pinned handle moving to another thread vs remove and reclamation |
 //!
 //! Key layout: `key(q, id)` hashes to itself; `q` is its bucket in a 4-bucket
 //! table (`q / 2` in a 2-bucket table, 0 in a 1-bucket table). A map built
@@ -668,6 +669,74 @@ fn help_vs_reader() {
                 [A, B, C].map(|k| get_id(map, k)),
                 [Some(0), Some(1), Some(2)]
             );
+        },
+    );
+}
+
+/// A raw pointer the owned-pin model hands to another thread with the
+/// handle that protects it (what a future holding both does when a runtime
+/// resumes it on another worker).
+struct Lent(*const Val);
+// SAFETY: the pointee is `Sync` and is only read while the handle that was
+// pinned when it was reached is alive (it travels in the same closure).
+unsafe impl Send for Lent {}
+
+/// Model 7: an owned pinned handle (`pin_owned`) changes threads while a
+/// writer removes its key, flushes and collects. The main thread registers
+/// the handle's own participant, pins it and looks the key up; a second
+/// thread receives the handle together with the reference it lent, reads
+/// through it and drops the handle there. The value must stay readable
+/// until then (`Val`'s drop is a loom-tracked write, so a free not ordered
+/// after the read is reported), and some execution must free it while the
+/// reader is inside its window. Fails (read after free) if the handle's
+/// participant is registered with a collector other than the default one.
+#[test]
+fn owned_pin_moved_vs_remove() {
+    static STATS: Stats = Stats::new("owned_pin_moved_vs_remove");
+    const K: u64 = key(0, 1);
+    run_model(
+        &STATS,
+        &["saw_none", "held_across_move"],
+        Expect::FreedDuringRead,
+        Setup::one_bucket(1),
+        |map, t, w| {
+            map.insert(K, Val::new(t, 0));
+            let writer = spawn_writer(map, t, w, |map, t, w| {
+                assert_eq!(remove_id(map, K), Some(0));
+                STATS.flush_then_record_freed(w, || t.drops(0) == 1);
+            });
+            w.start();
+            let handle = map.pin_owned();
+            match handle.get(&K).map(|v| v as *const Val) {
+                None => {
+                    drop(handle);
+                    w.end();
+                    STATS.event(0);
+                }
+                Some(value) => {
+                    // SAFETY (lifetime only): the handle borrows `map`, which
+                    // this closure keeps alive until after the join below.
+                    let handle: evacmap::OwnedPinned<'static, u64, Val, KeyHasher> =
+                        unsafe { std::mem::transmute(handle) };
+                    let lent = Lent(value);
+                    let (t, w) = (t.clone(), w.clone());
+                    thread::spawn(move || {
+                        let lent = lent;
+                        // SAFETY: reached under `handle`, which is still pinned.
+                        let value = unsafe { &*lent.0 };
+                        assert_eq!(value.read(), 0);
+                        assert_eq!(t.drops(0), 0, "a value lent by a pinned handle was dropped");
+                        drop(handle);
+                        w.end();
+                    })
+                    .join()
+                    .unwrap();
+                    STATS.event(1);
+                }
+            }
+            writer.join().unwrap();
+            assert_eq!(get_id(map, K), None);
+            assert_eq!(map.len(), 0);
         },
     );
 }
