@@ -20,6 +20,7 @@
 #   iter_vs_shrink       38 k / 7    iter_vs_reinsert    96 k / 15
 #   remove_vs_held_ref   21 k / 3    clear_vs_get       409 k / 84
 #   help_vs_reader       19 k / 4    total 262 s
+#   owned_pin_moved_vs_remove 16 k / 26 (load ~4; 1 preemption: 3 threads)
 # and for the cache (2 cores, load ~3)
 #   single_flight_success    104 k / 34   single_flight_failure     60 k / 18
 #   single_flight_panic       60 k / 18   single_flight_invalidated 76 k / 20
@@ -64,6 +65,7 @@ MODELS=(
   "remove_vs_held_ref 7 models"
   "clear_vs_get 4 models"
   "help_vs_reader 7 models"
+  "owned_pin_moved_vs_remove 1 models"
   "single_flight_success 3 cache_models"
   "single_flight_failure 3 cache_models"
   "single_flight_panic 3 cache_models"
