@@ -102,6 +102,17 @@
 //! assert_eq!(cache.get(&7), Some(row));
 //! ```
 //!
+//! # Sets
+//! [`HashSet`] is a [`HashMap`] with `()` values and the set's method names
+//! (std's, dashmap's `DashSet`'s and papaya's). Elements are lent behind a
+//! guard ([`KeyRef`]) or as `&T` under [`HashSet::pin`].
+//!
+//! ```
+//! let tags: evacmap::HashSet<&str> = evacmap::HashSet::from(["rust", "cache"]);
+//! assert!(!tags.insert("rust"));
+//! assert!(tags.contains("cache"));
+//! ```
+//!
 //! # Reclamation and guards
 //! evacmap uses crossbeam-epoch's global collector. Memory is freed only once
 //! every thread that was pinned when it was retired has unpinned, so a thread
@@ -203,6 +214,7 @@ mod raw;
 mod rayon_impls;
 mod refs;
 mod seam;
+mod set;
 mod stats;
 mod sync;
 mod view;
@@ -220,6 +232,7 @@ pub use pinned::Pinned;
 #[cfg(feature = "rayon")]
 pub use rayon_impls::ParIterCloned;
 pub use refs::{KeyRef, Ref};
+pub use set::{HashSet, PinnedSet};
 pub use stats::{MapStats, Reclaimed};
 
 /// Bytes of bucket arrays that every evacmap map in the process currently
