@@ -45,11 +45,6 @@ pub enum BuildError {
     TooManyShards(usize),
     /// An incremental step of zero buckets would never finish a resize.
     ZeroStep,
-    /// The allocator refused a table of this size (from `try_reserve`).
-    AllocationFailed {
-        /// The bytes asked for.
-        bytes: usize,
-    },
 }
 
 impl fmt::Display for BuildError {
@@ -64,9 +59,6 @@ impl fmt::Display for BuildError {
             }
             BuildError::TooManyShards(n) => {
                 write!(f, "{n} shards is more than the maximum of {MAX_SHARDS}")
-            }
-            BuildError::AllocationFailed { bytes } => {
-                write!(f, "the allocator refused a table of {bytes} bytes")
             }
             BuildError::ZeroStep => write!(
                 f,
@@ -202,17 +194,15 @@ impl<K, V, S> Builder<K, V, S> {
             ResizeMode::Blocking => usize::MAX,
         };
         let floor_log2 = floor_log2(self.capacity, shards).ok_or(BuildError::CapacityOverflow)?;
-        Ok(HashMap::from_parts(
-            RawMap::new(
-                shards,
-                floor_log2,
-                step,
-                self.auto_shrink,
-                self.map_large_tables,
-            ),
-            self.hasher,
+        let raw = RawMap::new(
+            shards,
             floor_log2,
-        ))
+            step,
+            self.auto_shrink,
+            self.map_large_tables,
+        );
+        raw.set_reserved(self.capacity > 0);
+        Ok(HashMap::from_parts(raw, self.hasher, floor_log2))
     }
 }
 

@@ -7,7 +7,8 @@ use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::panic::{RefUnwindSafe, UnwindSafe};
 
-use crate::builder::{BuildError, Builder};
+use crate::builder::Builder;
+use crate::errors::TryReserveError;
 use crate::iter::{Iter, Keys, Values};
 use crate::pinned::Pinned;
 use crate::raw::entry::{Entry, Unpublished};
@@ -102,7 +103,26 @@ impl<K, V, S> HashMap<K, V, S> {
         self.len() == 0
     }
 
-    /// Entries the current tables hold before any of them grows.
+    /// Entries the map holds before any of its tables grows.
+    ///
+    /// Each shard allocates its table at its first insert. A shard with a
+    /// table counts what that table holds (during a resize: the table being
+    /// moved to). A shard without one counts 0, unless a capacity was asked
+    /// for ([`HashMap::with_capacity`], [`Builder::capacity`],
+    /// [`HashMap::reserve`]), in which case it counts the table it will
+    /// allocate, so that `with_capacity(n).capacity() >= n`, as std
+    /// promises; [`HashMap::shrink_to_fit`] forgets such requests. So a map
+    /// that has allocated nothing reports 0, as std's and dashmap's do.
+    ///
+    /// ```
+    /// use evacmap::HashMap;
+    /// let map: HashMap<u64, u64> = HashMap::new();
+    /// assert_eq!(map.capacity(), 0);
+    /// map.insert(1, 1);
+    /// assert!(map.capacity() >= 1);
+    /// let presized: HashMap<u64, u64> = HashMap::with_capacity(1000);
+    /// assert!(presized.capacity() >= 1000);
+    /// ```
     pub fn capacity(&self) -> usize {
         self.raw.capacity()
     }
@@ -157,7 +177,7 @@ where
     }
 
     /// Removes under `guard`; returns the removed entry.
-    pub(crate) fn remove_entry<'g, Q>(&self, key: &Q, guard: &'g Guard) -> Option<&'g Entry<K, V>>
+    pub(crate) fn remove_guarded<'g, Q>(&self, key: &Q, guard: &'g Guard) -> Option<&'g Entry<K, V>>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -212,6 +232,49 @@ where
         entry.map(|e| unsafe { Ref::new(guard, &*e) })
     }
 
+    /// Key and value for `key`, behind a guard: the [`Ref`] lends both
+    /// ([`Ref::key`], [`Ref::pair`]). std returns a pair of plain
+    /// references; here they must stay tied to the guard that keeps the
+    /// entry alive. (Keys equal by `Eq` may still differ, as in std: this is
+    /// how to see the stored one.)
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// map.insert(String::from("Key"), 1);
+    /// let r = map.get_key_value("Key").unwrap();
+    /// assert_eq!(r.pair(), (&String::from("Key"), &1));
+    /// assert!(map.get_key_value("other").is_none());
+    /// ```
+    pub fn get_key_value<Q>(&self, key: &Q) -> Option<Ref<'_, K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.get(key)
+    }
+
+    /// Removes `key` and returns its stored key and value, behind a guard
+    /// ([`Ref::pair`]). Unlike std's, the pair is lent, not moved out: other
+    /// threads may still be reading the entry, which is dropped once none
+    /// can. To own removed entries, use [`HashMap::drain`] or
+    /// [`HashMap::into_iter`] (exclusive access), or clone.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// map.insert("a", 1);
+    /// let removed = map.remove_entry("a").unwrap();
+    /// assert_eq!(removed.pair(), (&"a", &1));
+    /// assert!(map.is_empty());
+    /// assert!(map.remove_entry("a").is_none());
+    /// ```
+    pub fn remove_entry<Q>(&self, key: &Q) -> Option<Ref<'_, K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.remove(key)
+    }
+
     /// A clone of the value for `key`.
     pub fn get_cloned<Q>(&self, key: &Q) -> Option<V>
     where
@@ -250,7 +313,7 @@ where
     {
         let guard = epoch::pin();
         let removed: Option<*const Entry<K, V>> =
-            self.remove_entry(key, &guard).map(|e| e as *const _);
+            self.remove_guarded(key, &guard).map(|e| e as *const _);
         // SAFETY: reached under `guard`, which the Ref takes over.
         removed.map(|e| unsafe { Ref::new(guard, &*e) })
     }
@@ -299,6 +362,12 @@ where
     ///
     /// # Panics
     /// On capacity overflow; see [`HashMap::try_reserve`].
+    ///
+    /// ```
+    /// let map: evacmap::HashMap<u64, u64> = evacmap::HashMap::new();
+    /// map.reserve(1000);
+    /// assert!(map.capacity() >= 1000);
+    /// ```
     pub fn reserve(&self, additional: usize) {
         if let Err(e) = self.try_reserve(additional) {
             panic!("evacmap::HashMap::reserve({additional}): {e}");
@@ -309,13 +378,29 @@ where
     /// as errors. Allocates the grown table now (the entries move
     /// incrementally), so a reservation that succeeds will not abort later
     /// for want of that table.
-    pub fn try_reserve(&self, additional: usize) -> Result<(), BuildError> {
+    ///
+    /// ```
+    /// use evacmap::{HashMap, TryReserveError};
+    /// let map: HashMap<u64, u64> = HashMap::new();
+    /// assert!(map.try_reserve(1000).is_ok());
+    /// assert!(map.capacity() >= 1000);
+    /// assert_eq!(map.try_reserve(usize::MAX), Err(TryReserveError::CapacityOverflow));
+    /// ```
+    pub fn try_reserve(&self, additional: usize) -> Result<(), TryReserveError> {
         self.raw
             .reserve(additional, &epoch::pin())
             .map_err(|e| match e {
-                ReserveError::CapacityOverflow => BuildError::CapacityOverflow,
-                ReserveError::AllocationFailed(bytes) => BuildError::AllocationFailed { bytes },
-            })
+                ReserveError::CapacityOverflow => TryReserveError::CapacityOverflow,
+                ReserveError::AllocationFailed(bytes) => {
+                    TryReserveError::AllocationFailed { bytes }
+                }
+            })?;
+        // A reservation raised floors if it asked for room (or, with
+        // entries present, kept the map from shrinking below them).
+        if additional > 0 || !self.is_empty() {
+            self.raw.set_reserved(true);
+        }
+        Ok(())
     }
 
     /// Resizes every shard's table to what its contents need, now (finishing
@@ -323,6 +408,7 @@ where
     /// is a whole-table pause per shard), and forgets capacities reserved
     /// earlier.
     pub fn shrink_to_fit(&self) {
+        self.raw.set_reserved(false);
         self.raw.shrink_to_fit(&epoch::pin());
     }
 
@@ -401,6 +487,7 @@ where
             policy.auto_shrink,
             policy.map_large_tables,
         );
+        raw.set_reserved(self.raw.reserved());
         let copy = HashMap::from_parts(raw, self.hasher.clone(), self.floor_log2);
         let guard = epoch::pin();
         for entry in self.iter() {
@@ -430,7 +517,7 @@ where
     V: Send + 'static,
     S: BuildHasher,
 {
-    fn extend_pairs(&self, iter: impl Iterator<Item = (K, V)>) {
+    pub(crate) fn extend_pairs(&self, iter: impl Iterator<Item = (K, V)>) {
         // One pin for the batch: nested pins are cheap, the outermost is not.
         let guard = epoch::pin();
         for (key, value) in iter {

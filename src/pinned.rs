@@ -17,8 +17,8 @@ use crate::HashMap;
 
 /// A guard-bound handle to a map; see [`HashMap::pin`].
 pub struct Pinned<'m, K, V, S> {
-    map: &'m HashMap<K, V, S>,
-    guard: Guard,
+    pub(crate) map: &'m HashMap<K, V, S>,
+    pub(crate) guard: Guard,
 }
 
 impl<'m, K, V, S> Pinned<'m, K, V, S>
@@ -78,7 +78,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.map.remove_entry(key, &self.guard).map(|e| &e.value)
+        self.map.remove_guarded(key, &self.guard).map(|e| &e.value)
     }
 
     /// Entries, under this handle's guard.

@@ -8,7 +8,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::SeededState;
-use evacmap::{BuildError, Computed, HashMap, MapStats, Op, ResizeMode, MAX_SHARDS};
+use evacmap::{
+    BuildError, Computed, HashMap, MapStats, Op, ResizeMode, TryReserveError, MAX_SHARDS,
+};
 
 // ---------------------------------------------------------------------------
 // Construction
@@ -130,10 +132,13 @@ fn with_capacity_overflow_panics_with_a_message() {
 fn try_reserve_overflow_is_an_error_and_the_map_stays_usable() {
     let m: HashMap<u64, u64> = HashMap::new();
     m.insert(1, 1);
-    assert_eq!(m.try_reserve(usize::MAX), Err(BuildError::CapacityOverflow));
+    assert_eq!(
+        m.try_reserve(usize::MAX),
+        Err(TryReserveError::CapacityOverflow)
+    );
     assert_eq!(
         m.try_reserve(usize::MAX - 1),
-        Err(BuildError::CapacityOverflow)
+        Err(TryReserveError::CapacityOverflow)
     );
     let cap = m.capacity();
     m.try_reserve(100).unwrap();
@@ -331,11 +336,14 @@ fn borrowed_lookups() {
     assert_eq!(m.get_cloned("beta"), Some(2));
     assert!(m.get("gamma").is_none());
     assert_eq!(*m.update("alpha", |v| v + 10).unwrap(), 11);
-    assert!(m.remove_if("beta", |_, v| *v == 3).is_none());
+    assert_eq!(*m.remove_if("beta", |_, v| *v == 3).unwrap_err(), 2);
     assert_eq!(
-        *m.remove_if("beta", |k, v| k == "beta" && *v == 2).unwrap(),
+        *m.remove_if("beta", |k, v| k == "beta" && *v == 2)
+            .unwrap()
+            .unwrap(),
         2
     );
+    assert!(matches!(m.remove_if("beta", |_, _| true), Ok(None)));
     assert_eq!(m.pin().get("alpha"), Some(&11));
     assert_eq!(*m.remove("alpha").unwrap(), 11);
     assert!(m.is_empty());

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
 
-use evacmap::{BuildError, HashMap, Op, ResizeMode, MAX_SHARDS};
+use evacmap::{BuildError, HashMap, Op, ResizeMode, TryReserveError, MAX_SHARDS};
 use rand::{Rng, SeedableRng};
 
 const MIRI: bool = cfg!(miri);
@@ -113,10 +113,13 @@ fn colliding_vs_model(mode: ResizeMode, shards: usize, hash: u64, seed: u64) {
                 assert_eq!(got, *model.entry(k).or_insert(i));
             }
             89..=91 => assert_eq!(
-                map.remove_if(&k, |_, v| v % 3 == 0).map(|r| *r),
+                map.remove_if(&k, |_, v| v % 3 == 0)
+                    .map(|r| r.map(|r| *r))
+                    .map_err(|kept| *kept),
                 match model.get(&k) {
-                    Some(v) if v % 3 == 0 => model.remove(&k),
-                    _ => None,
+                    Some(v) if v % 3 == 0 => Ok(model.remove(&k)),
+                    Some(&v) => Err(v),
+                    None => Ok(None),
                 }
             ),
             92 => {
@@ -536,16 +539,16 @@ fn try_reserve_overflow_is_an_error_and_the_map_stays_usable() {
         map.insert(1, 1);
         assert_eq!(
             map.try_reserve(usize::MAX),
-            Err(BuildError::CapacityOverflow)
+            Err(TryReserveError::CapacityOverflow)
         );
         assert_eq!(
             map.try_reserve(usize::MAX - 5),
-            Err(BuildError::CapacityOverflow)
+            Err(TryReserveError::CapacityOverflow)
         );
         // More buckets per shard than a table may have.
         assert_eq!(
             map.try_reserve((1usize << 43) * shards),
-            Err(BuildError::CapacityOverflow)
+            Err(TryReserveError::CapacityOverflow)
         );
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| map.reserve(usize::MAX)));
         assert!(r.is_err(), "reserve(usize::MAX) panics");
@@ -618,7 +621,7 @@ fn zero_sized_keys_and_values() {
     assert!(unit.is_empty());
     unit.get_or_insert_with((), || ());
     assert_eq!(unit.iter().count(), 1);
-    assert!(unit.remove_if(&(), |_, _| true).is_some());
+    assert!(matches!(unit.remove_if(&(), |_, _| true), Ok(Some(_))));
     assert!(unit.remove(&()).is_none());
     unit.insert((), ());
     unit.retain(|_, _| false);

@@ -303,10 +303,12 @@ fn run<S: BuildHasher>(
                         assert_eq!(*kk, k);
                         v % m == 0
                     })
-                    .map(|r| *r);
+                    .map(|r| r.map(|r| *r))
+                    .map_err(|kept| *kept);
                 let expected = match model.get(&k) {
-                    Some(v) if v % m == 0 => model.remove(&k),
-                    _ => None,
+                    Some(v) if v % m == 0 => Ok(model.remove(&k)),
+                    Some(&v) => Err(v),
+                    None => Ok(None),
                 };
                 prop_assert_eq!(got, expected, "step {}: {:?}", step, op);
             }

@@ -281,15 +281,24 @@ fn one_op<S: BuildHasher>(
                     assert_eq!(*k, key);
                     remove_if_pred(*v)
                 });
-                match removed.map(|r| *r) {
-                    Some(old) => {
+                // The result says which of the three happened, so each is
+                // checked as an exact transition.
+                match removed.map(|r| r.map(|r| *r)).map_err(|kept| *kept) {
+                    Ok(Some(old)) => {
                         assert!(
                             remove_if_pred(old),
                             "remove_if removed a value its predicate keeps"
                         );
                         (exact(Some(old), None), "remove_if (removed)")
                     }
-                    None => (Transition::RemoveIfRefused, "remove_if (refused)"),
+                    Err(kept) => {
+                        assert!(
+                            !remove_if_pred(kept),
+                            "remove_if kept a value its predicate removes"
+                        );
+                        (exact(Some(kept), Some(kept)), "remove_if (kept)")
+                    }
+                    Ok(None) => (exact(None, None), "remove_if (absent)"),
                 }
             }
         }

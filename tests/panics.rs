@@ -440,17 +440,21 @@ fn worker(
                 model.insert(id, got);
             }),
             6 => injected(ALL, per_mille, seed, || {
-                map.remove_if(&key(), |k, v| {
+                match map.remove_if(&key(), |k, v| {
                     maybe_panic(CLOSURE);
                     assert_eq!(k.id, id);
                     v.data % 2 == 0
-                })
-                .map(|r| r.data)
+                }) {
+                    Ok(removed) => (removed.map(|r| r.data), None),
+                    Err(kept) => (None, Some(kept.data)),
+                }
             })
-            .map(|removed| {
+            .map(|(removed, kept)| {
+                // Removed, kept, or absent: each told apart.
                 match before {
-                    Some(b) if b % 2 == 0 => assert_eq!(removed, Some(b)),
-                    _ => assert_eq!(removed, None),
+                    Some(b) if b % 2 == 0 => assert_eq!((removed, kept), (Some(b), None)),
+                    Some(b) => assert_eq!((removed, kept), (None, Some(b))),
+                    None => assert_eq!((removed, kept), (None, None)),
                 }
                 if removed.is_some() {
                     model.remove(&id);

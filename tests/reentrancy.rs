@@ -216,6 +216,7 @@ fn run_outer(map: &Map, outer: Outer, a: Act, target: u64) -> Option<u64> {
                 fire();
                 true
             })
+            .expect("removal was asked for")
             .map(|r| *r),
         Outer::GetOrInsertWith => {
             map.remove(&k0);
@@ -368,7 +369,7 @@ fn closures_nest_deeply() {
         m.update(&k0, |v| {
             if depth.replace(1) == 0 {
                 m.compute(same, |_| {
-                    m.remove_if(&k0, |_, _| {
+                    let _ = m.remove_if(&k0, |_, _| {
                         drop(m.get_or_insert_with(5000, || {
                             m.retain(|k, _| {
                                 if *k == 1 {

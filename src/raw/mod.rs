@@ -61,6 +61,7 @@ pub(crate) mod table;
 pub(crate) mod tag;
 
 use std::marker::PhantomData;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
 
 use self::entry::Entry;
@@ -76,6 +77,11 @@ pub(crate) struct RawMap<K, V> {
     /// `63 - shard_bits`: the shard of a hash is `(hash >> 1) >> shard_shift`.
     shard_shift: u32,
     policy: Policy,
+    /// Whether a capacity was asked for (`with_capacity`, `reserve`) and not
+    /// forgotten since (`shrink_to_fit`): then a shard with no table yet
+    /// counts the table it will allocate in `capacity()`, else nothing.
+    /// A statistic like the counters (Relaxed).
+    reserved: AtomicBool,
     /// The map owns entries of K and V, and is neither Send nor Sync by
     /// itself: the public type states exactly when it is.
     _owns: PhantomData<*mut Entry<K, V>>,
@@ -102,6 +108,7 @@ impl<K, V> RawMap<K, V> {
                 shard_bits,
                 map_large_tables,
             },
+            reserved: AtomicBool::new(false),
             _owns: PhantomData,
         }
     }
@@ -293,11 +300,26 @@ impl<K, V> RawMap<K, V> {
             .sum()
     }
 
+    /// Entries the tables hold before one of them grows; see
+    /// `HashMap::capacity` for what a shard without a table counts.
     pub(crate) fn capacity(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| table::capacity_of(s.writer().counters.target_log2.load(Relaxed) as u32))
-            .sum()
+        self.shards.iter().map(|s| self.shard_capacity(s)).sum()
+    }
+
+    fn shard_capacity(&self, shard: &Shard<K, V>) -> usize {
+        let c = &shard.writer().counters;
+        if c.tables.load(Relaxed) == 0 && !self.reserved() {
+            return 0;
+        }
+        table::capacity_of(c.target_log2.load(Relaxed) as u32)
+    }
+
+    pub(crate) fn reserved(&self) -> bool {
+        self.reserved.load(Relaxed)
+    }
+
+    pub(crate) fn set_reserved(&self, on: bool) {
+        self.reserved.store(on, Relaxed);
     }
 
     pub(crate) fn clear(&self, guard: &Guard)
@@ -400,7 +422,7 @@ impl<K, V> RawMap<K, V> {
             let overflow = c.overflow.load(Relaxed);
             let remaining = c.migration_remaining.load(Relaxed);
             s.len += len;
-            s.capacity += table::capacity_of(c.target_log2.load(Relaxed) as u32);
+            s.capacity += self.shard_capacity(shard);
             s.tables += tables;
             s.buckets += buckets;
             s.overflow_buckets += overflow;
