@@ -208,8 +208,10 @@ mod errors;
 mod hasher;
 mod iter;
 mod map;
+mod map_traits;
 mod owned;
 mod pinned;
+mod pinned_ops;
 mod raw;
 #[cfg(feature = "rayon")]
 mod rayon_impls;
@@ -226,6 +228,7 @@ pub use builder::{default_shards, BuildError, Builder, ResizeMode, MAX_SHARDS};
 pub use cache::Cache;
 pub use cloned::ClonedIter;
 pub use compute::{Computed, Op};
+pub use errors::{OccupiedError, TryReserveError};
 pub use errors::{OccupiedError, TryReserveError};
 pub use hasher::{DefaultHashBuilder, DefaultHasher};
 pub use iter::{Iter, Keys, PinnedIter, Values};
