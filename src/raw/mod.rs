@@ -47,6 +47,7 @@
 
 pub(crate) mod bucket;
 pub(crate) mod entry;
+pub(crate) mod exclusive;
 pub(crate) mod lock;
 pub(crate) mod migrate;
 // Under loom no table is mapped from the OS (loom cannot model mmap).
