@@ -113,6 +113,30 @@
 //! assert!(tags.contains("cache"));
 //! ```
 //!
+//! # serde
+//! With the `serde` feature, [`HashMap`] serializes as a map and
+//! [`HashSet`] as a sequence, as std's do. Serializing writes one snapshot
+//! (weakly consistent, like iteration) with its exact length, so
+//! length-prefixed formats stay valid under concurrent writes.
+//! Deserializing keeps the last value of a duplicate key (as std's map
+//! does), answers malformed input with the format's error (never a panic),
+//! and presizes from the input's size hint, capped at 64 Ki elements.
+//!
+//! ```
+//! # #[cfg(feature = "serde")] {
+//! let map: evacmap::HashMap<String, u32> = serde_json::from_str(r#"{"a": 1, "b": 2, "a": 3}"#)?;
+//! assert_eq!(map.len(), 2);
+//! assert_eq!(*map.get("a").unwrap(), 3); // the last one wins
+//! let json = serde_json::to_string(&map)?;
+//! let back: evacmap::HashMap<String, u32> = serde_json::from_str(&json)?;
+//! assert_eq!(back.get_cloned("b"), Some(2));
+//!
+//! let err = serde_json::from_str::<evacmap::HashSet<u32>>(r#"{"a": 1}"#).unwrap_err();
+//! assert!(err.to_string().contains("expected a sequence"));
+//! # }
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+//!
 //! # Reclamation and guards
 //! evacmap uses crossbeam-epoch's global collector. Memory is freed only once
 //! every thread that was pinned when it was retired has unpinned, so a thread
@@ -218,6 +242,8 @@ mod raw;
 mod rayon_impls;
 mod refs;
 mod seam;
+#[cfg(feature = "serde")]
+mod serde_impls;
 mod set;
 mod stats;
 mod sync;
