@@ -1,13 +1,6 @@
-//! [`HashSet`]: a concurrent set, a [`HashMap<T, ()>`] underneath.
-//!
-//! Everything the map promises holds for its elements: operations on one
-//! element are linearizable, reads take no lock, iteration is weakly
-//! consistent and exact-once, `clear` is atomic per shard only, and memory
-//! follows contents. An element is stored once, in an immutable entry that
-//! other threads may be reading at any moment; so the set lends elements
-//! behind a guard ([`KeyRef`], or `&T` under a [`PinnedSet`]) and never
-//! moves one out while it could still be read. That is why [`HashSet::take`]
-//! returns a guarded handle rather than the `T` that std's returns.
+//! [`HashSet`] and its pinned handle [`PinnedSet`]: a set on
+//! [`HashMap<T, ()>`], through the map's public operations and its seam (no
+//! shard or table access). What it promises is on [`HashSet`].
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -21,12 +14,21 @@ use crate::stats::{MapStats, Reclaimed};
 use crate::sync::epoch;
 use crate::{DefaultHashBuilder, HashMap};
 
-/// A concurrent hash set with lock-free reads, built on [`HashMap`]; see
-/// the [module docs](self) for what it promises.
+/// A concurrent hash set with lock-free reads: a [`HashMap<T, ()>`].
 ///
 /// Modelled on std's `HashSet`, dashmap's `DashSet` and papaya's `HashSet`:
 /// every method takes `&self`, so a set is shared between threads by
 /// reference (or in an `Arc`) without a lock around it.
+///
+/// Everything the map promises holds for the elements: operations on one
+/// element are linearizable, reads take no lock, iteration is weakly
+/// consistent and exact-once, `clear` is atomic per shard only, and memory
+/// follows contents. An element is stored once, in an immutable entry that
+/// other threads may be reading at any moment; so the set lends elements
+/// behind a guard ([`KeyRef`], or `&T` under a [`PinnedSet`]) and never
+/// moves one out while it could still be read. That is why
+/// [`HashSet::take`] returns a guarded handle rather than the `T` that
+/// std's returns.
 ///
 /// ```
 /// use evacmap::HashSet;
