@@ -21,6 +21,109 @@
 //! println!("{}  (pending: {} bytes)", sessions.stats(), report.pending_bytes);
 //! ```
 //!
+//! Coming from `RwLock<HashMap>`, dashmap or papaya? `docs/MIGRATING.md` in
+//! the repository (also in the published crate's source) maps their calls to
+//! evacmap's, with every difference in behaviour.
+//!
+//! # Reading: which call when
+//!
+//! | call | you get | costs | use it when |
+//! |---|---|---|---|
+//! | [`get`](HashMap::get) | a [`Ref`]: `&V` behind its own epoch guard | a pin per call (a thread-local counter, ~35 instructions) | one read whose value you look at in place |
+//! | [`get_cloned`](HashMap::get_cloned) | `Option<V>` | a pin, then `V::clone` | the value is cheap to clone (`u64`, `Arc<T>`) or must outlive every guard |
+//! | [`view`](HashMap::view) | whatever your closure returns | a pin, no handle | you need part of a big value (`v.len()`, one field) without cloning it, or async code |
+//! | [`pin`](HashMap::pin) → [`Pinned`] | plain `&V` from many calls | one pin for all of them | a batch of reads (a request touching ten keys, a loop): about a third cheaper per read than `get` |
+//!
+//! All four are lock-free and never wait for writers. What a guard holds up
+//! is *memory*, not other threads: while any guard is alive, nothing retired
+//! after it was taken is freed (see *Reclamation and guards*), so keep
+//! [`Ref`]s and [`Pinned`] handles short-lived and never keep one in a
+//! long-lived structure.
+//!
+//! ```
+//! use evacmap::HashMap;
+//!
+//! let prices: HashMap<&str, Vec<u32>> = HashMap::new();
+//! prices.insert("apples", vec![3, 4, 5]);
+//! prices.insert("pears", vec![2]);
+//!
+//! let apples = prices.get("apples").unwrap();           // a guarded reference
+//! assert_eq!(apples.len(), 3);
+//! let pears: Option<Vec<u32>> = prices.get_cloned("pears"); // an owned copy
+//! assert_eq!(pears, Some(vec![2]));
+//! let n = prices.view("apples", |_, v| v.len());       // just what you need
+//! assert_eq!(n, Some(3));
+//! let pinned = prices.pin();                            // many reads, one pin
+//! let total: u32 = ["apples", "pears"].iter().filter_map(|k| pinned.get(k)).flatten().sum();
+//! assert_eq!(total, 14);
+//! ```
+//!
+//! # Atomic operations
+//!
+//! Each operation is atomic for its one key (the contract's first point);
+//! nothing is atomic across keys. Read-modify-write operations run your
+//! closure **without any lock**, on the value they read, and then commit
+//! only if the key still holds that very entry; if another write got there
+//! first, the closure runs again on the new value. Hence:
+//!
+//! - closures of [`update`](HashMap::update), [`compute`](HashMap::compute),
+//!   [`try_compute`](HashMap::try_compute), [`remove_if`](HashMap::remove_if)
+//!   and the `update` part of [`update_or_insert`](HashMap::update_or_insert)
+//!   **may run more than once** under contention (they are `FnMut`): keep
+//!   side effects out of them, or make them idempotent; exactly one run's
+//!   result is committed;
+//! - a `make` closure ([`get_or_insert_with`](HashMap::get_or_insert_with),
+//!   [`get_or_try_insert_with`](HashMap::get_or_try_insert_with),
+//!   [`try_insert_with`](HashMap::try_insert_with)) runs at most once per
+//!   call, but two threads racing on one absent key may each run theirs; one
+//!   value is inserted and both get it back (single-flight loading, where
+//!   only one loader runs, is the [`Cache`]'s `get_with`);
+//! - a closure may call the map, even on its own key: there is no lock to
+//!   deadlock on, and a panicking closure leaves the map unchanged.
+//!
+//! ```
+//! use evacmap::{Computed, HashMap, Op};
+//!
+//! let hits: HashMap<&str, u64> = HashMap::new();
+//! hits.update_or_insert("/", |n| n + 1, 1);      // upsert: 1
+//! hits.update_or_insert("/", |n| n + 1, 1);      // 2
+//! assert_eq!(hits.get_cloned("/"), Some(2));
+//! // compute decides between insert, replace, remove and keep in one step.
+//! let done = hits.compute("/", |n| match n {
+//!     Some(&n) if n >= 2 => Op::Remove,
+//!     _ => Op::Keep,
+//! });
+//! assert!(matches!(done, Computed::Removed(_)));
+//! ```
+//!
+//! # Differences from `std::collections::HashMap`
+//!
+//! - Methods take `&self`; share the map by reference or in an `Arc`. The
+//!   `&mut self` methods std has ([`get_mut`](HashMap::get_mut),
+//!   [`iter_mut`](HashMap::iter_mut), [`drain`](HashMap::drain),
+//!   `into_iter`) exist too and cost no synchronisation.
+//! - Reads hand out guarded references ([`Ref`]) or clones, not `&V` tied to
+//!   `&self`; `insert` and `remove` return the old entry behind a guard.
+//! - Values are immutable once inserted: change one by replacing it
+//!   ([`update`](HashMap::update), [`compute`](HashMap::compute)), or store
+//!   interior-mutable values (atomics, a `Mutex`) and mutate through `&V`.
+//! - Iteration is weakly consistent: it sees each key present throughout
+//!   exactly once, and may or may not see concurrent changes.
+//! - `clear` is atomic per shard, not for the whole map; `len` is a sum
+//!   of per-shard counts, exact only when no write is in flight.
+//! - Operations that can retire a key or value need `K, V: Send + 'static`
+//!   (their destructors may run later, on another thread).
+//! - The default hasher is fast but not designed to resist hash flooding
+//!   ([`DefaultHashBuilder`] says how to pick std's `RandomState`).
+//!
+//! # Parallel bulk operations (feature `rayon`)
+//!
+//! With the `rayon` feature, a shard is the unit of parallel work:
+//! `par_iter_cloned` (a parallel iterator of cloned pairs), `par_for_each`
+//! (a closure over `&K, &V`, each shard under its own pin), `par_retain`,
+//! and `ParallelExtend` / `FromParallelIterator` for building. They keep
+//! iteration's exact-once contract; a map with one shard gets no speed-up.
+//!
 //! # How it works
 //! Keys are hashed once. The hash's high bits pick a *shard*; each shard has a
 //! writer lock and an atomic pointer to its current *table* (allocated on the
