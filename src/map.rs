@@ -20,6 +20,18 @@ use crate::sync::epoch::{self, Guard};
 use crate::DefaultHashBuilder;
 
 /// A concurrent hash map with lock-free reads; see the [crate docs](crate).
+///
+/// ```
+/// use evacmap::HashMap;
+/// use std::sync::Arc;
+/// let scores = Arc::new(HashMap::new());
+/// let writer = {
+///     let scores = Arc::clone(&scores);
+///     std::thread::spawn(move || scores.insert("alice", 10).is_none())
+/// };
+/// assert!(writer.join().unwrap());
+/// assert_eq!(*scores.get("alice").unwrap(), 10);
+/// ```
 pub struct HashMap<K, V, S = DefaultHashBuilder> {
     pub(crate) raw: RawMap<K, V>,
     pub(crate) hasher: S,
@@ -47,6 +59,14 @@ impl<K: RefUnwindSafe, V: RefUnwindSafe, S: UnwindSafe> UnwindSafe for HashMap<K
 impl<K, V> HashMap<K, V, DefaultHashBuilder> {
     /// An empty map with the default shard count. Allocates no table until
     /// the first insert.
+    ///
+    /// ```
+    /// let map: evacmap::HashMap<String, u32> = evacmap::HashMap::new();
+    /// assert!(map.is_empty());
+    /// assert_eq!(map.capacity(), 0); // no table yet
+    /// map.insert("a".to_string(), 1);
+    /// assert_eq!(map.len(), 1);
+    /// ```
     pub fn new() -> Self {
         Self::with_hasher(DefaultHashBuilder::default())
     }
@@ -57,12 +77,28 @@ impl<K, V> HashMap<K, V, DefaultHashBuilder> {
     /// # Panics
     /// If no table can hold `capacity` entries. [`HashMap::builder`] returns
     /// that as an error instead.
+    ///
+    /// ```
+    /// let map: evacmap::HashMap<u64, u64> = evacmap::HashMap::with_capacity(10_000);
+    /// assert!(map.capacity() >= 10_000);
+    /// for i in 0..10_000 {
+    ///     map.insert(i, i);
+    /// }
+    /// assert_eq!(map.stats().grows, 0); // it never had to resize
+    /// ```
     pub fn with_capacity(capacity: usize) -> Self {
         Self::with_capacity_and_hasher(capacity, DefaultHashBuilder::default())
     }
 
     /// A [`Builder`] for every option: capacity, shards, hasher, resize mode,
     /// automatic shrinking.
+    ///
+    /// ```
+    /// let map: evacmap::HashMap<u64, u64> =
+    ///     evacmap::HashMap::builder().shards(8).capacity(100).build().unwrap();
+    /// assert_eq!(map.shards(), 8);
+    /// assert!(map.capacity() >= 100);
+    /// ```
     pub fn builder() -> Builder<K, V, DefaultHashBuilder> {
         Builder::new()
     }
@@ -78,6 +114,13 @@ impl<K, V, S> HashMap<K, V, S> {
     }
 
     /// An empty map using `hasher`.
+    ///
+    /// ```
+    /// use std::collections::hash_map::RandomState;
+    /// let map = evacmap::HashMap::with_hasher(RandomState::new());
+    /// map.insert("a", 1);
+    /// assert_eq!(map.get_cloned("a"), Some(1));
+    /// ```
     pub fn with_hasher(hasher: S) -> Self {
         Self::with_capacity_and_hasher(0, hasher)
     }
@@ -86,6 +129,13 @@ impl<K, V, S> HashMap<K, V, S> {
     ///
     /// # Panics
     /// If no table can hold `capacity` entries.
+    ///
+    /// ```
+    /// use std::collections::hash_map::RandomState;
+    /// let map: evacmap::HashMap<u64, u64, RandomState> =
+    ///     evacmap::HashMap::with_capacity_and_hasher(1000, RandomState::new());
+    /// assert!(map.capacity() >= 1000);
+    /// ```
     pub fn with_capacity_and_hasher(capacity: usize, hasher: S) -> Self {
         match Builder::new().capacity(capacity).hasher(hasher).build() {
             Ok(map) => map,
@@ -94,11 +144,26 @@ impl<K, V, S> HashMap<K, V, S> {
     }
 
     /// Live entries: a sum of per-shard counters, no locks.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// map.insert(1, "a");
+    /// map.insert(2, "b");
+    /// map.insert(1, "c"); // replaces
+    /// assert_eq!(map.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.raw.len()
     }
 
     /// Whether the map has no entries (no locks).
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// assert!(map.is_empty());
+    /// map.insert(1, "a");
+    /// assert!(!map.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -128,16 +193,42 @@ impl<K, V, S> HashMap<K, V, S> {
     }
 
     /// The number of shards.
+    ///
+    /// ```
+    /// use evacmap::HashMap;
+    /// let map: HashMap<u64, u64> = HashMap::builder().shards(16).build().unwrap();
+    /// assert_eq!(map.shards(), 16);
+    /// assert_eq!(HashMap::<u64, u64>::new().shards(), evacmap::default_shards());
+    /// ```
     pub fn shards(&self) -> usize {
         self.raw.shard_count()
     }
 
     /// The map's hasher.
+    ///
+    /// ```
+    /// use std::hash::BuildHasher;
+    /// let map: evacmap::HashMap<&str, u32> = evacmap::HashMap::new();
+    /// // Hash a key ahead of time, with the map's own seed.
+    /// assert_eq!(map.hasher().hash_one("a"), map.hasher().hash_one("a"));
+    /// ```
     pub fn hasher(&self) -> &S {
         &self.hasher
     }
 
     /// Sizes, bytes and resize progress; see [`MapStats`].
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// for i in 0..1000u64 {
+    ///     map.insert(i, i);
+    /// }
+    /// let stats = map.stats();
+    /// assert_eq!(stats.len, 1000);
+    /// assert!(stats.capacity >= 1000);
+    /// assert!(stats.held_bytes() > 0);
+    /// println!("{stats}");
+    /// ```
     pub fn stats(&self) -> MapStats {
         self.raw.stats()
     }
@@ -276,6 +367,14 @@ where
     }
 
     /// A clone of the value for `key`.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// map.insert("a", String::from("alpha"));
+    /// let owned: Option<String> = map.get_cloned("a"); // no guard held afterwards
+    /// assert_eq!(owned.as_deref(), Some("alpha"));
+    /// assert_eq!(map.get_cloned("b"), None);
+    /// ```
     pub fn get_cloned<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -286,6 +385,13 @@ where
     }
 
     /// Whether `key` is present.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// map.insert("a", 1);
+    /// assert!(map.contains_key("a"));
+    /// assert!(!map.contains_key("b"));
+    /// ```
     pub fn contains_key<Q>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
@@ -297,6 +403,14 @@ where
     /// Inserts `key` → `value`, returning the previous value if there was one.
     /// The previous value is still readable through the returned [`Ref`]; it
     /// is dropped once no thread can see it any more.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// assert!(map.insert("a", 1).is_none());
+    /// let previous = map.insert("a", 2).unwrap();
+    /// assert_eq!(*previous, 1);
+    /// assert_eq!(*map.get("a").unwrap(), 2);
+    /// ```
     pub fn insert(&self, key: K, value: V) -> Option<Ref<'_, K, V>> {
         let guard = epoch::pin();
         let previous: Option<*const Entry<K, V>> =
@@ -306,6 +420,14 @@ where
     }
 
     /// Removes `key`, returning its entry (still readable through the Ref).
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// map.insert("a", 1);
+    /// assert_eq!(*map.remove("a").unwrap(), 1);
+    /// assert!(map.remove("a").is_none());
+    /// assert!(map.is_empty());
+    /// ```
     pub fn remove<Q>(&self, key: &Q) -> Option<Ref<'_, K, V>>
     where
         K: Borrow<Q>,
@@ -323,6 +445,16 @@ where
     /// are detached and retired whole, and dropped with their entries once no
     /// reader can see them. The map as a whole is *not* cleared atomically:
     /// an insert into a shard the clear has already passed survives it.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// for i in 0..100 {
+    ///     map.insert(i, i);
+    /// }
+    /// map.clear();
+    /// assert!(map.is_empty());
+    /// assert!(map.get(&1).is_none());
+    /// ```
     pub fn clear(&self) {
         self.raw.clear(&epoch::pin());
     }
@@ -333,6 +465,16 @@ where
     /// consistent like iteration: an entry replaced concurrently after `keep`
     /// judged it is not removed (the new value was not judged), and entries
     /// inserted during the call may or may not be visited.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// for i in 0..10 {
+    ///     map.insert(i, i * 10);
+    /// }
+    /// map.retain(|&k, _| k % 2 == 0);
+    /// assert_eq!(map.len(), 5);
+    /// assert!(map.contains_key(&4) && !map.contains_key(&5));
+    /// ```
     pub fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool) {
         let mut scan = crate::iter::Scan::new();
         loop {
@@ -407,6 +549,20 @@ where
     /// any migration first, and this resize too: unlike automatic resizes it
     /// is a whole-table pause per shard), and forgets capacities reserved
     /// earlier.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// for i in 0..10_000u64 {
+    ///     map.insert(i, i);
+    /// }
+    /// let grown = map.capacity();
+    /// for i in 100..10_000 {
+    ///     map.remove(&i);
+    /// }
+    /// map.shrink_to_fit();
+    /// assert!(map.capacity() < grown);
+    /// assert!(map.capacity() >= 100);
+    /// ```
     pub fn shrink_to_fit(&self) {
         self.raw.set_reserved(false);
         self.raw.shrink_to_fit(&epoch::pin());
@@ -416,6 +572,20 @@ where
     /// thread can still read. Memory retired by *other* threads stays in their
     /// thread-local bags until they retire more or exit; memory a pinned
     /// thread may still read stays until it unpins. Reports what is left.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// for i in 0..1000u64 {
+    ///     map.insert(i, i);
+    /// }
+    /// for i in 0..1000 {
+    ///     map.remove(&i);
+    /// }
+    /// let report = map.reclaim();
+    /// assert_eq!(map.stats().migrations_in_progress, 0);
+    /// // Nothing else is pinned here, so all this thread retired is freed.
+    /// assert_eq!(report.pending_bytes, 0);
+    /// ```
     pub fn reclaim(&self) -> Reclaimed {
         let migrations_finished = self.raw.reclaim();
         let stats = self.raw.stats();
@@ -429,22 +599,58 @@ where
     /// An iterator over guarded entries; weakly consistent and exact-once
     /// (see the crate docs). It pins briefly per chunk of buckets, never for
     /// the whole map, and never blocks writers or waits for a resize.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// for i in 1..=3 {
+    ///     map.insert(i, i * 10);
+    /// }
+    /// let mut pairs: Vec<(i32, i32)> = map.iter().map(|r| (*r.key(), *r.value())).collect();
+    /// pairs.sort();
+    /// assert_eq!(pairs, [(1, 10), (2, 20), (3, 30)]);
+    /// ```
     pub fn iter(&self) -> Iter<'_, K, V> {
         Iter::new(&self.raw)
     }
 
     /// The keys, as guarded references.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// map.insert("b", 2);
+    /// map.insert("a", 1);
+    /// let mut keys: Vec<&str> = map.keys().map(|k| *k).collect();
+    /// keys.sort();
+    /// assert_eq!(keys, ["a", "b"]);
+    /// ```
     pub fn keys(&self) -> Keys<'_, K, V> {
         Keys::new(self.iter())
     }
 
     /// The values, as guarded references.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// map.insert("a", 1);
+    /// map.insert("b", 2);
+    /// let total: i32 = map.values().map(|v| *v).sum();
+    /// assert_eq!(total, 3);
+    /// ```
     pub fn values(&self) -> Values<'_, K, V> {
         Values::new(self.iter())
     }
 
     /// A handle pinned once for many operations, returning plain `&V`. See
     /// [`Pinned`]; keep it short-lived, as it delays reclamation.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// map.insert("a", 1);
+    /// map.insert("b", 2);
+    /// let pinned = map.pin();
+    /// let (a, b): (&i32, &i32) = (pinned.get("a").unwrap(), pinned.get("b").unwrap());
+    /// assert_eq!(a + b, 3);
+    /// ```
     pub fn pin(&self) -> Pinned<'_, K, V, S> {
         Pinned::new(self)
     }
