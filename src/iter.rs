@@ -74,6 +74,16 @@ impl<K, V> Scan<K, V> {
 }
 
 /// Guarded entries of a map; see [`HashMap::iter`](crate::HashMap::iter).
+///
+/// ```
+/// let map = evacmap::HashMap::new();
+/// for i in 0..100 {
+///     map.insert(i, i * 2);
+/// }
+/// let iter: evacmap::Iter<'_, i32, i32> = map.iter();
+/// let doubled = iter.filter(|r| *r.value() == r.key() * 2).count();
+/// assert_eq!(doubled, 100);
+/// ```
 pub struct Iter<'a, K, V> {
     raw: &'a RawMap<K, V>,
     scan: Scan<K, V>,
@@ -114,6 +124,14 @@ impl<'a, K, V> Iterator for Iter<'a, K, V> {
 }
 
 /// Guarded keys; see [`HashMap::keys`](crate::HashMap::keys).
+///
+/// ```
+/// let map = evacmap::HashMap::new();
+/// map.insert(3, "c");
+/// map.insert(1, "a");
+/// let keys: evacmap::Keys<'_, i32, &str> = map.keys();
+/// assert_eq!(keys.map(|k| *k).max(), Some(3));
+/// ```
 pub struct Keys<'a, K, V>(Iter<'a, K, V>);
 
 impl<'a, K, V> Keys<'a, K, V> {
@@ -130,6 +148,14 @@ impl<'a, K, V> Iterator for Keys<'a, K, V> {
 }
 
 /// Guarded values; see [`HashMap::values`](crate::HashMap::values).
+///
+/// ```
+/// let map = evacmap::HashMap::new();
+/// map.insert("a", 1);
+/// map.insert("b", 2);
+/// let values: evacmap::Values<'_, &str, i32> = map.values();
+/// assert_eq!(values.map(|v| *v).sum::<i32>(), 3);
+/// ```
 pub struct Values<'a, K, V>(Iter<'a, K, V>);
 
 impl<'a, K, V> Values<'a, K, V> {
@@ -147,6 +173,16 @@ impl<'a, K, V> Iterator for Values<'a, K, V> {
 }
 
 /// Key/value references under a [`Pinned`](crate::Pinned) handle's guard.
+///
+/// ```
+/// let map = evacmap::HashMap::new();
+/// map.insert("a", 1);
+/// map.insert("b", 2);
+/// let pinned = map.pin();
+/// let iter: evacmap::PinnedIter<'_, &str, i32> = pinned.iter();
+/// let (key, value) = iter.max_by_key(|&(_, v)| *v).unwrap();
+/// assert_eq!((*key, *value), ("b", 2));
+/// ```
 pub struct PinnedIter<'g, K, V> {
     raw: &'g RawMap<K, V>,
     guard: &'g Guard,

@@ -17,6 +17,15 @@ use crate::raw::entry::Entry;
 use crate::sync::epoch::{self, Guard};
 
 /// A guarded reference to an entry's value (and key).
+///
+/// ```
+/// let map = evacmap::HashMap::new();
+/// map.insert("a", vec![1, 2]);
+/// let r = map.get("a").unwrap(); // derefs to the value
+/// assert_eq!(r.len(), 2);
+/// map.insert("a", vec![3]); // replaced, but `r` still reads what it got
+/// assert_eq!(*r, [1, 2]);
+/// ```
 pub struct Ref<'a, K, V> {
     _guard: Guard,
     entry: NonNull<Entry<K, V>>,
@@ -52,22 +61,50 @@ impl<'a, K, V> Ref<'a, K, V> {
     }
 
     /// The key.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// map.insert(String::from("a"), 1);
+    /// assert_eq!(map.get("a").unwrap().key(), "a");
+    /// ```
     pub fn key(&self) -> &K {
         &self.entry().key
     }
 
     /// The value.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// map.insert("a", 1);
+    /// let r = map.get("a").unwrap();
+    /// assert_eq!(r.value(), &1);
+    /// assert_eq!(*r, 1); // the same, through Deref
+    /// ```
     pub fn value(&self) -> &V {
         &self.entry().value
     }
 
     /// Key and value.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// map.insert("a", 1);
+    /// assert_eq!(map.get("a").unwrap().pair(), (&"a", &1));
+    /// ```
     pub fn pair(&self) -> (&K, &V) {
         let e = self.entry();
         (&e.key, &e.value)
     }
 
     /// A reference to the key instead of the value.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// map.insert(String::from("a"), 1);
+    /// let key = map.get("a").unwrap().into_key_ref();
+    /// assert_eq!(key.as_str(), "a"); // derefs to the key now
+    /// assert_eq!(key.value(), &1);
+    /// ```
     pub fn into_key_ref(self) -> KeyRef<'a, K, V> {
         KeyRef(self)
     }
@@ -103,15 +140,38 @@ impl<K, V: PartialEq> PartialEq<V> for Ref<'_, K, V> {
 }
 
 /// A guarded reference that derefs to the key (what [`HashMap::keys`](crate::HashMap::keys) yields).
+///
+/// ```
+/// let map = evacmap::HashMap::new();
+/// map.insert(String::from("a"), 1);
+/// let key = map.keys().next().unwrap();
+/// assert_eq!(key.len(), 1); // String::len, through Deref
+/// assert_eq!((key.as_str(), *key.value()), ("a", 1));
+/// ```
 pub struct KeyRef<'a, K, V>(Ref<'a, K, V>);
 
 impl<'a, K, V> KeyRef<'a, K, V> {
     /// The entry's value.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// map.insert("a", 1);
+    /// let key = map.keys().next().unwrap();
+    /// assert_eq!((*key, *key.value()), ("a", 1));
+    /// ```
     pub fn value(&self) -> &V {
         self.0.value()
     }
 
     /// Back to a value reference.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// map.insert("a", 1);
+    /// let r = map.keys().next().unwrap().into_ref();
+    /// assert_eq!(*r, 1); // derefs to the value again
+    /// assert_eq!(r.key(), &"a");
+    /// ```
     pub fn into_ref(self) -> Ref<'a, K, V> {
         self.0
     }
