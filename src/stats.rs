@@ -11,6 +11,17 @@ use std::fmt;
 /// owned *inside* keys and values (a `String`'s buffer, say) is not included.
 /// With a counting global allocator, `total_bytes()` matches what the map
 /// holds (the tests check agreement within 5%).
+///
+/// ```
+/// let map = evacmap::HashMap::new();
+/// for i in 0..1000u64 {
+///     map.insert(i, i);
+/// }
+/// let stats: evacmap::MapStats = map.stats();
+/// assert_eq!((stats.len, stats.shards), (1000, map.shards()));
+/// assert!(stats.capacity >= stats.len);
+/// assert!(stats.entry_bytes >= 1000 * 16); // each entry holds two u64s at least
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MapStats {
@@ -50,11 +61,29 @@ pub struct MapStats {
 
 impl MapStats {
     /// Bytes the map holds for its live contents: tables, entries, shards.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// map.insert(1u64, [0u8; 1024]);
+    /// let stats = map.stats();
+    /// assert_eq!(stats.held_bytes(), stats.table_bytes + stats.entry_bytes + stats.shard_bytes);
+    /// assert!(stats.held_bytes() > 1024);
+    /// ```
     pub fn held_bytes(&self) -> usize {
         self.table_bytes + self.entry_bytes + self.shard_bytes
     }
 
     /// Held plus retired-but-not-yet-freed bytes: what the allocator sees.
+    ///
+    /// ```
+    /// let map = evacmap::HashMap::new();
+    /// map.insert(1u64, 1u64);
+    /// let pinned = map.pin(); // keeps what is retired from being freed
+    /// pinned.remove(&1);
+    /// let stats = map.stats();
+    /// assert!(stats.retired_bytes > 0);
+    /// assert_eq!(stats.total_bytes(), stats.held_bytes() + stats.retired_bytes);
+    /// ```
     pub fn total_bytes(&self) -> usize {
         self.held_bytes() + self.retired_bytes
     }
@@ -88,6 +117,26 @@ impl fmt::Display for MapStats {
 }
 
 /// What [`HashMap::reclaim`](crate::HashMap::reclaim) did and left.
+///
+/// ```
+/// use std::thread;
+/// let map = evacmap::HashMap::new();
+/// map.insert(1u64, 1u64);
+/// let (pinned, removed) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+/// thread::scope(|s| {
+///     s.spawn(|| {
+///         let _guard = map.pin(); // another thread, still reading
+///         pinned.wait();
+///         removed.wait();
+///     });
+///     pinned.wait();
+///     map.remove(&1);
+///     let report: evacmap::Reclaimed = map.reclaim();
+///     assert!(report.pending_bytes > 0); // it cannot be freed yet
+///     removed.wait();
+/// });
+/// assert_eq!(map.reclaim().pending_bytes, 0);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Reclaimed {
