@@ -375,6 +375,16 @@ pub use stats::{MapStats, Reclaimed};
 /// has mapped straight from the OS (large tables, on Unix), retired ones not
 /// yet unmapped included. A global allocator does not see these bytes: add
 /// them when comparing its counts with [`HashMap::stats`].
+///
+/// ```
+/// use evacmap::HashMap;
+/// let before = evacmap::os_mapped_bytes();
+/// let map: HashMap<u64, u64> = HashMap::builder().shards(1).capacity(1 << 18).build().unwrap();
+/// map.insert(1, 1); // a table of 1 MiB or more: mapped from the OS on Unix
+/// if cfg!(unix) {
+///     assert!(evacmap::os_mapped_bytes() >= before + (1 << 20));
+/// }
+/// ```
 pub fn os_mapped_bytes() -> usize {
     raw::pages::mapped_bytes()
 }

@@ -407,6 +407,15 @@ where
 /// pin for many operations, and elements lent as plain `&T` for as long as
 /// the handle lives. Like [`Pinned`](crate::Pinned), it holds back
 /// reclamation while it lives; [`PinnedSet::repin`] lets it proceed.
+///
+/// ```
+/// let set = evacmap::HashSet::from(["a", "b"]);
+/// let pinned = set.pin();
+/// let a: &&str = pinned.get("a").unwrap();
+/// set.remove("a"); // `a` stays readable while `pinned` lives
+/// assert_eq!(*a, "a");
+/// assert!(!pinned.contains("a"));
+/// ```
 pub struct PinnedSet<'s, T, S> {
     set: &'s HashSet<T, S>,
     pinned: Pinned<'s, T, (), S>,
