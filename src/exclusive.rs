@@ -136,6 +136,17 @@ where
 }
 
 /// `(&K, &mut V)` for every entry; see [`HashMap::iter_mut`].
+///
+/// ```
+/// let mut map: evacmap::HashMap<&str, u32> = [("a", 1), ("b", 2)].into();
+/// let iter: evacmap::IterMut<'_, &str, u32> = map.iter_mut();
+/// for (key, value) in iter {
+///     if *key == "b" {
+///         *value *= 10;
+///     }
+/// }
+/// assert_eq!(*map.get("b").unwrap(), 20);
+/// ```
 pub struct IterMut<'a, K, V> {
     raw: &'a RawMap<K, V>,
     cursor: Cursor<K, V>,
@@ -169,6 +180,13 @@ impl<'a, K, V> Iterator for IterMut<'a, K, V> {
 impl<K, V> FusedIterator for IterMut<'_, K, V> {}
 
 /// `&mut V` for every entry; see [`HashMap::values_mut`].
+///
+/// ```
+/// let mut map: evacmap::HashMap<&str, String> = [("a", "x".to_string())].into();
+/// let values: evacmap::ValuesMut<'_, &str, String> = map.values_mut();
+/// values.for_each(|v| v.push('!'));
+/// assert_eq!(*map.get("a").unwrap(), "x!");
+/// ```
 pub struct ValuesMut<'a, K, V>(IterMut<'a, K, V>);
 
 impl<'a, K, V> Iterator for ValuesMut<'a, K, V> {
@@ -183,6 +201,15 @@ impl<K, V> FusedIterator for ValuesMut<'_, K, V> {}
 
 /// The entries of a map, removed and yielded by value; see
 /// [`HashMap::drain`].
+///
+/// ```
+/// let mut map: evacmap::HashMap<u32, u32> = (0..10).map(|i| (i, i)).collect();
+/// let mut drain: evacmap::Drain<'_, u32, u32> = map.drain();
+/// let (k, v) = drain.next().unwrap(); // owned, moved out of the map
+/// assert_eq!(k, v);
+/// drop(drain); // dropping it early removes the rest too
+/// assert!(map.is_empty());
+/// ```
 pub struct Drain<'a, K, V> {
     raw: &'a RawMap<K, V>,
     cursor: Cursor<K, V>,
@@ -219,6 +246,14 @@ impl<K, V> Drop for Drain<'_, K, V> {
 }
 
 /// The entries of a map, by value; see [`HashMap::into_iter`].
+///
+/// ```
+/// let map: evacmap::HashMap<&str, u32> = [("a", 1), ("b", 2)].into();
+/// let iter: evacmap::IntoIter<&str, u32, _> = map.into_iter();
+/// // It owns the entries: it can move to another thread.
+/// let total = std::thread::spawn(move || iter.map(|(_, v)| v).sum::<u32>());
+/// assert_eq!(total.join().unwrap(), 3);
+/// ```
 pub struct IntoIter<K, V, S> {
     map: HashMap<K, V, S>,
     cursor: Cursor<K, V>,
@@ -267,6 +302,14 @@ where
 }
 
 /// The keys of a map, by value; see [`HashMap::into_keys`].
+///
+/// ```
+/// let map: evacmap::HashMap<String, u32> = [("b".to_string(), 2), ("a".to_string(), 1)].into();
+/// let keys: evacmap::IntoKeys<String, u32, _> = map.into_keys();
+/// let mut owned: Vec<String> = keys.collect();
+/// owned.sort();
+/// assert_eq!(owned, ["a", "b"]);
+/// ```
 pub struct IntoKeys<K, V, S>(IntoIter<K, V, S>);
 
 impl<K, V, S> Iterator for IntoKeys<K, V, S> {
@@ -279,6 +322,14 @@ impl<K, V, S> Iterator for IntoKeys<K, V, S> {
 impl<K, V, S> FusedIterator for IntoKeys<K, V, S> {}
 
 /// The values of a map, by value; see [`HashMap::into_values`].
+///
+/// ```
+/// let map: evacmap::HashMap<u32, Vec<u8>> = [(1, vec![1, 2]), (2, vec![3])].into();
+/// let values: evacmap::IntoValues<u32, Vec<u8>, _> = map.into_values();
+/// let mut bytes: Vec<u8> = values.flatten().collect();
+/// bytes.sort();
+/// assert_eq!(bytes, [1, 2, 3]);
+/// ```
 pub struct IntoValues<K, V, S>(IntoIter<K, V, S>);
 
 impl<K, V, S> Iterator for IntoValues<K, V, S> {
