@@ -21,7 +21,9 @@
 #
 # Needs a nightly toolchain (rustdoc's JSON output is unstable).
 set -euo pipefail
+source "$(dirname "$0")/test-args.sh" # need_nightly
 cd "$(dirname "$0")/.."
+need_nightly rustc # rustdoc comes with it
 
 cargo +nightly rustdoc --quiet --lib --all-features -- \
     -Z unstable-options --output-format json

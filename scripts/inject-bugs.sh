@@ -308,6 +308,31 @@ BUGS = [
                   "if false && due && self.time.now() >= self.next_expiry.load(Relaxed) {")],
         checks=["test:cache_api:reads_alone_free_expired_entries_within_the_stated_bound"],
     ),
+    dict(
+        name="cache-door-without-victim",
+        what="Policy::leave_small uses the frequency door with main empty: it admits the oldest small entry, so a tiny cache evicts each new key at once",
+        patches=[("src/cache/policy/engine.rs",
+                  "let rule = if self.len == self.small_len {",
+                  "let rule = if false && self.len == self.small_len {")],
+        checks=["test:cache_api:a_tiny_cache_keeps_the_newest_of_unread_keys"],
+    ),
+    # ---- the async handles and the exclusive-access operations ----
+    dict(
+        name="owned-pin-foreign-collector",
+        what="OwnedPinned registers with a collector of its own, which the map's retirements never consult: a lent value is freed under it",
+        patches=[("src/owned.rs",
+                  "let participant = epoch::default_collector().register();",
+                  "let participant = Box::leak(Box::new(epoch::Collector::new())).register();")],
+        checks=["test:async_handles:owned_pin", "loom:owned_pin_moved_vs_remove@1"],
+    ),
+    dict(
+        name="exclusive-walk-enters-moved",
+        what="the &mut walk (iter_mut, drain, into_iter) reads MOVED buckets too: entries mid-resize are yielded twice",
+        patches=[("src/raw/exclusive.rs",
+                  "            if tag::is_moved(bucket.tags()) {\n                continue; // its entries are in the successor, walked later",
+                  "            if false && tag::is_moved(bucket.tags()) {\n                continue; // its entries are in the successor, walked later")],
+        checks=["test:parity:iter_mut_and_values_mut_visit_every_entry_once_during_a_resize"],
+    ),
 ]
 
 def find(name):
