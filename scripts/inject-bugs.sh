@@ -316,6 +316,14 @@ BUGS = [
                   "let rule = if false && self.len == self.small_len {")],
         checks=["test:cache_api:a_tiny_cache_keeps_the_newest_of_unread_keys"],
     ),
+    dict(
+        name="cache-walk-misses-placed",
+        what="Core::place does not tell the CLOCK hand's kept bucket about a new entry: it escapes the sweep for a lap, and the real cache drifts from the policy's replay",
+        patches=[("src/cache/core.rs",
+                  "        self.store.walk.placed(new.hash);",
+                  "        // (bug) the walk is not told")],
+        checks=["test:cache_replay"],
+    ),
     # ---- the async handles and the exclusive-access operations ----
     dict(
         name="owned-pin-foreign-collector",

@@ -693,6 +693,8 @@ where
             }
             return;
         }
+        // The hand must meet it where the map's order has it.
+        self.store.walk.placed(new.hash);
         match old_placed {
             Some(old) => {
                 // `old` leaves the map's books here: forget pointers to it.

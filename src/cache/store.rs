@@ -19,7 +19,14 @@
 //! and retirement is what lets the epoch free it). So a pointer the policy
 //! lock's holder has not been told is retired stays dereferenceable.
 //! - [`Walk`], the CLOCK hand's current bucket: every retirement forgets it
-//!   (`Walk::invalidate`), an eviction just the evicted entry.
+//!   (`Walk::invalidate`), an eviction just the evicted entry. It must also
+//!   hold every *placed* entry of its hash range, or the hand would pass
+//!   over an entry placed there after the bucket was collected until its
+//!   next lap, giving it a lap of protection no other entry gets (the
+//!   policy's walk is hash order over all its entries, as the replay's
+//!   store has it): a placement in the range collects the bucket again
+//!   (`Walk::placed`). An entry published but not yet placed may be missing
+//!   from it; the hand passes over such entries anyway.
 //! - The small queue's items: [`Store::find`] trusts an item's id unless the
 //!   id is marked stale; `Session::retire` and `Session::place` mark an entry
 //!   stale when it leaves `Small` without its item (a removal or
@@ -74,6 +81,15 @@ impl<K, V, T> Walk<K, V, T> {
     /// Forgets one entry (evicted in this session).
     fn forget(&mut self, entry: *const Entry<K, Slot<V, T>>) {
         self.entries.retain(|&e| e != entry);
+    }
+
+    /// An entry with this hash was just placed: if the kept bucket's range
+    /// holds its hash, the bucket is collected again, so that the hand
+    /// meets the new entry on this lap as the map's order has it.
+    pub(crate) fn placed(&mut self, hash: u64) {
+        if self.from <= hash && self.next.map_or(true, |next| hash < next) {
+            self.invalidate();
+        }
     }
 }
 
