@@ -14,21 +14,25 @@
 //! cargo bench --bench hit_ratio -- --cache-threads 8 # the real cache on 8 threads (default 4)
 //! cargo bench --bench hit_ratio -- --cache-round 64 # ... in lockstep rounds of 64 requests
 //! cargo bench --bench hit_ratio -- --no-cache    # the policy and LRU only (faster)
+//! cargo bench --bench hit_ratio -- --live evacmap,moka # only these live caches
 //! ```
 //!
 //! Replay: demand fill (`if !get(k) { insert(k) }`), weight 1, hit ratio =
 //! hits / requests. The policy (over its simulated store) and LRU replay on
-//! one thread; the real `evacmap::Cache` replays on one thread and on
+//! one thread; the live caches (the real `evacmap::Cache`, and its peers
+//! `moka::sync::Cache`, `quick_cache::sync::Cache` and `Mutex<lru::LruCache>`,
+//! all hashing with the same fixed-seed foldhash) replay on one thread and on
 //! `--cache-threads` threads sharing one cache (see [`real_cache`]), and the
 //! tool prints the difference: the issue's "concurrency does not change the
-//! policy" check. `--threads` is something else: how many points are
-//! replayed at once (default: the available parallelism).
-//! `EVACMAP_TRACES` overrides the trace folder, `EVACMAP_EXTRA_TRACES` the
-//! extra one (default /tmp/traces-extra).
+//! policy" check, and each cache's shortfall at 1 and N threads.
+//! `--threads` is something else: how many points are replayed at once
+//! (default: the available parallelism). `EVACMAP_TRACES` overrides the
+//! trace folder, `EVACMAP_EXTRA_TRACES` the extra one (default
+//! /tmp/traces-extra).
 //!
-//! More contenders (moka, quick_cache, a Mutex<lru>) plug in through
-//! [`Contender`] (one request at a time) or [`replay_kind`] (a whole trace)
-//! and [`contenders`].
+//! More contenders plug in through [`Contender`] (one request at a time),
+//! [`real_cache::LiveCache`] and [`LIVE`] (a concurrent cache), or
+//! [`replay_kind`] (a whole trace) and [`contenders`].
 
 #[path = "hit_ratio/real_cache.rs"]
 mod real_cache;
@@ -191,24 +195,60 @@ fn policy_kind(name: &str, config: PolicyConfig, order: Order) -> Kind {
     })
 }
 
-/// The name of the real cache's column on `threads` threads.
-fn cache_name(threads: usize) -> String {
+/// A live cache's replay on some threads (see [`real_cache::replay`]):
+/// (capacity, seed, keys, threads, round).
+type LiveReplay = fn(u64, u64, &[u64], usize, usize) -> real_cache::Replay;
+
+/// A live cache: its `--live` name, the label of its columns, its replay.
+struct Live {
+    id: &'static str,
+    label: &'static str,
+    replay: LiveReplay,
+}
+
+/// The live caches, replayed by the same code on 1 and N threads.
+const LIVE: [Live; 4] = [
+    Live {
+        id: "evacmap",
+        label: "Cache",
+        replay: real_cache::replay::<real_cache::Evacmap>,
+    },
+    Live {
+        id: "moka",
+        label: "moka",
+        replay: real_cache::replay::<real_cache::Moka>,
+    },
+    Live {
+        id: "quick_cache",
+        label: "quick_cache",
+        replay: real_cache::replay::<real_cache::QuickCache>,
+    },
+    Live {
+        id: "lru",
+        label: "Mutex<lru>",
+        replay: real_cache::replay::<real_cache::LockedLru>,
+    },
+];
+
+/// The name of a live cache's column on `threads` threads (`cache` is its
+/// label: "Cache" for evacmap's).
+fn cache_name(cache: &str, threads: usize) -> String {
     match threads {
-        1 => "Cache 1 thread".to_string(),
-        n => format!("Cache {n} threads"),
+        1 => format!("{cache} 1 thread"),
+        n => format!("{cache} {n} threads"),
     }
 }
 
-/// The control column of the real cache on `threads` threads: the order its
-/// cache saw, replayed on one thread (see [`real_cache`]).
-fn reordered_name(threads: usize) -> String {
-    format!("Cache 1 thread, {threads}t order")
+/// The control column of a live cache on `threads` threads: the order it
+/// saw, replayed on one thread (see [`real_cache`]).
+fn reordered_name(cache: &str, threads: usize) -> String {
+    format!("{cache} 1 thread, {threads}t order")
 }
 
 /// The default contenders: the policy and LRU, then (unless `cache_threads`
-/// is 0) the real cache on one thread and on `cache_threads` threads, with
-/// its control. (Add the peers here.)
-fn contenders(seed: u64, cache_threads: usize, round: usize) -> Vec<Kind> {
+/// is 0) each live cache of `live` on one thread and on `cache_threads`
+/// threads, with its control.
+fn contenders(seed: u64, cache_threads: usize, round: usize, live: &[String]) -> Vec<Kind> {
     let mut kinds = vec![
         policy_kind(
             "evacmap",
@@ -220,20 +260,27 @@ fn contenders(seed: u64, cache_threads: usize, round: usize) -> Vec<Kind> {
         ),
         kind("LRU", |capacity| Box::new(Lru::new(capacity as usize))),
     ];
-    if cache_threads > 0 {
-        kinds.push(replay_kind(&[&cache_name(1)], move |capacity, keys| {
-            vec![real_cache::replay(capacity, seed, keys, 1, 0).hit]
-        }));
-    }
-    if cache_threads > 1 {
-        let columns = [cache_name(cache_threads), reordered_name(cache_threads)];
-        kinds.push(replay_kind(
-            &[&columns[0], &columns[1]],
-            move |capacity, keys| {
-                let r = real_cache::replay(capacity, seed, keys, cache_threads, round);
-                vec![r.hit, r.reordered.unwrap()]
-            },
-        ));
+    for cache in LIVE.iter().filter(|c| live.iter().any(|id| id == c.id)) {
+        let replay = cache.replay;
+        if cache_threads > 0 {
+            kinds.push(replay_kind(
+                &[&cache_name(cache.label, 1)],
+                move |capacity, keys| vec![replay(capacity, seed, keys, 1, 0).hit],
+            ));
+        }
+        if cache_threads > 1 {
+            let columns = [
+                cache_name(cache.label, cache_threads),
+                reordered_name(cache.label, cache_threads),
+            ];
+            kinds.push(replay_kind(
+                &[&columns[0], &columns[1]],
+                move |capacity, keys| {
+                    let r = replay(capacity, seed, keys, cache_threads, round);
+                    vec![r.hit, r.reordered.unwrap()]
+                },
+            ));
+        }
     }
     kinds
 }
@@ -819,6 +866,7 @@ struct Options {
     threads: usize,
     cache_threads: usize,
     cache_round: usize,
+    live: Vec<String>,
     json: Option<PathBuf>,
     dump: Option<PathBuf>,
     memory: Option<u64>,
@@ -843,6 +891,7 @@ fn options() -> Options {
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         cache_threads: 4,
         cache_round: 0,
+        live: LIVE.iter().map(|c| c.id.to_string()).collect(),
         json: Some(root.join("benches/results/hit_ratio.json")),
         dump: None,
         memory: None,
@@ -866,6 +915,15 @@ fn options() -> Options {
             "--cache-threads" => o.cache_threads = value().parse().unwrap(),
             "--cache-round" => o.cache_round = value().parse().unwrap(),
             "--no-cache" => o.cache_threads = 0,
+            "--live" => {
+                o.live = value().split(',').map(str::to_string).collect();
+                for id in &o.live {
+                    assert!(
+                        LIVE.iter().any(|c| c.id == id),
+                        "--live: unknown cache {id} (evacmap, moka, quick_cache, lru)"
+                    );
+                }
+            }
             "--json" => o.json = Some(value().into()),
             "--no-json" => o.json = None,
             "--dump" => o.dump = Some(value().into()),
@@ -996,11 +1054,15 @@ fn summary(points: &[Point], columns: &[String], results: &[Vec<f64>], label: &s
     out
 }
 
-/// The columns of the real cache on one thread and on several (with its
+/// The columns of a live cache on one thread and on several (with its
 /// control, the order the threads' cache saw replayed on one thread), if
 /// they ran.
 #[derive(Clone, Copy)]
 struct CacheColumns {
+    /// The cache's column label ("Cache" for evacmap's).
+    label: &'static str,
+    /// Its `--live` name.
+    id: &'static str,
     one: usize,
     many: usize,
     reordered: usize,
@@ -1008,14 +1070,34 @@ struct CacheColumns {
 }
 
 impl CacheColumns {
-    fn find(columns: &[String], threads: usize) -> Option<Self> {
+    fn find(columns: &[String], live: &Live, threads: usize) -> Option<Self> {
         let column = |name: String| columns.iter().position(|c| *c == name);
         Some(CacheColumns {
-            one: column(cache_name(1))?,
-            many: column(cache_name(threads)).filter(|_| threads > 1)?,
-            reordered: column(reordered_name(threads))?,
+            label: live.label,
+            id: live.id,
+            one: column(cache_name(live.label, 1))?,
+            many: column(cache_name(live.label, threads)).filter(|_| threads > 1)?,
+            reordered: column(reordered_name(live.label, threads))?,
             threads,
         })
+    }
+
+    /// Every live cache that ran, in [`LIVE`]'s order.
+    fn all(columns: &[String], threads: usize) -> Vec<Self> {
+        LIVE.iter()
+            .filter_map(|live| Self::find(columns, live, threads))
+            .collect()
+    }
+
+    /// The traces README's single-thread reference column for this cache
+    /// (moka's and quick_cache's), if it has one.
+    fn reference(&self, p: &Point) -> Option<f64> {
+        let x = p.reference?;
+        match self.id {
+            "moka" => x.moka,
+            "quick_cache" => x.quick_cache,
+            _ => None,
+        }
     }
 
     /// Hit ratio on several threads minus on one, in points.
@@ -1085,9 +1167,80 @@ fn concurrency_table(points: &[Point], results: &[Vec<f64>], c: CacheColumns) ->
     out
 }
 
-/// The concurrency summary of one set of points: |several − one thread|,
-/// |several threads − their order on one thread|, and the real cache's
-/// shortfalls, as text and as JSON.
+/// The live caches side by side: each one's hit ratio on 1 and N threads,
+/// the README's references for moka and quick_cache, and the best online.
+fn live_table(points: &[Point], results: &[Vec<f64>], cs: &[CacheColumns]) -> String {
+    let n = cs[0].threads;
+    let mut out = "\n| trace@capacity |".to_string();
+    for c in cs {
+        write!(out, " {} 1t | {} {n}t |", c.label, c.label).unwrap();
+    }
+    writeln!(
+        out,
+        " README moka | README quick_cache | best online |\n|{}",
+        "---|".repeat(2 * cs.len() + 4)
+    )
+    .unwrap();
+    for (p, r) in points.iter().zip(results) {
+        write!(out, "| {}@{} |", p.trace, p.capacity).unwrap();
+        for c in cs {
+            write!(out, " {:.2} | {:.2} |", r[c.one], r[c.many]).unwrap();
+        }
+        let x = p.reference;
+        writeln!(
+            out,
+            " {} | {} | {} |",
+            fmt_opt(x.and_then(|x| x.moka)),
+            fmt_opt(x.and_then(|x| x.quick_cache)),
+            fmt_opt(x.map(|x| x.best_hit)),
+        )
+        .unwrap();
+    }
+    out
+}
+
+/// The live caches' shortfalls over one set of points, one row per cache:
+/// mean / worst at 1 and N threads, |Nt − 1t| and |Nt − Nt order|.
+fn live_summary(
+    points: &[Point],
+    results: &[Vec<f64>],
+    cs: &[CacheColumns],
+    label: &str,
+) -> String {
+    let n = cs[0].threads;
+    let mut out = format!(
+        "\nLive caches, {label} (mean / worst, worst at):\n\n| cache | 1t shortfall | {n}t shortfall \
+         | \\|{n}t − 1t\\| | \\|{n}t − {n}t order on 1t\\| | \\|1t − README column\\| |\n|{}\n",
+        "---|".repeat(6)
+    );
+    for c in cs {
+        let mw = |value: &dyn Fn(&Point, &[f64]) -> Option<f64>| {
+            let (mean, worst, at) = mean_worst(points, results, value);
+            if mean.is_nan() || worst == f64::NEG_INFINITY {
+                "-".to_string()
+            } else {
+                format!("{mean:.2} / {worst:.2} ({at})")
+            }
+        };
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            c.label,
+            mw(&|p, r| p.reference.map(|x| x.best_hit - r[c.one])),
+            mw(&|p, r| p.reference.map(|x| x.best_hit - r[c.many])),
+            mw(&|_, r| Some(c.drift(r).abs())),
+            mw(&|_, r| Some(c.concurrency(r).abs())),
+            mw(&|p, r| c.reference(p).map(|x| (r[c.one] - x).abs())),
+        )
+        .unwrap();
+    }
+    out
+}
+
+/// The concurrency summary of one set of points for one live cache:
+/// |several − one thread|, |several threads − their order on one thread|,
+/// and the cache's shortfalls (and, for moka and quick_cache, how far its
+/// single-thread replay is from the README's column), as text and as JSON.
 fn concurrency_summary(
     points: &[Point],
     results: &[Vec<f64>],
@@ -1095,11 +1248,12 @@ fn concurrency_summary(
     label: &str,
 ) -> (String, serde_json::Value) {
     let n = c.threads;
-    let mut out = format!("\nConcurrency, {label}:\n");
+    let name = c.label;
+    let mut out = format!("\nConcurrency of {name}, {label}:\n");
     let mut json = serde_json::json!({ "threads": n });
     let shortfall = |p: &Point, v: f64| p.reference.map(|x| x.best_hit - v);
     type Measure<'a> = &'a dyn Fn(&Point, &[f64]) -> Option<f64>;
-    let measures: [(&str, String, Measure); 4] = [
+    let measures: [(&str, String, Measure); 5] = [
         (
             "abs_threads_minus_1_thread",
             format!("|{n}t − 1t|"),
@@ -1112,17 +1266,25 @@ fn concurrency_summary(
         ),
         (
             "cache_1_thread_shortfall",
-            "Cache 1 thread shortfall".to_string(),
+            format!("{name} 1 thread shortfall"),
             &|p, r| shortfall(p, r[c.one]),
         ),
         (
             "cache_threads_shortfall",
-            format!("Cache {n} threads shortfall"),
+            format!("{name} {n} threads shortfall"),
             &|p, r| shortfall(p, r[c.many]),
+        ),
+        (
+            "abs_1_thread_minus_readme_column",
+            format!("|{name} 1 thread − README column|"),
+            &|p, r| c.reference(p).map(|x| (r[c.one] - x).abs()),
         ),
     ];
     for (key, label, value) in measures {
         let (mean, worst, at) = mean_worst(points, results, value);
+        if worst == f64::NEG_INFINITY {
+            continue; // no point has the measure (no README column)
+        }
         writeln!(
             out,
             "  {label:<40} mean {mean:5.2}  worst {worst:6.2} ({at})"
@@ -1134,16 +1296,27 @@ fn concurrency_summary(
 }
 
 /// Exact-LRU check against the README's LRU column: a replay bug shows here.
+/// Both the replay's own LRU and the live `Mutex<lru>` on one thread (an
+/// exact LRU too) must reproduce it.
 fn check_lru(points: &[Point], columns: &[String], results: &[Vec<f64>]) {
-    let Some(k) = columns.iter().position(|c| c == "LRU") else {
-        return;
-    };
+    let live_lru = cache_name(LIVE[3].label, 1);
+    for k in columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| *c == "LRU" || **c == live_lru)
+        .map(|(k, _)| k)
+    {
+        check_lru_column(points, &columns[k], results, k);
+    }
+}
+
+fn check_lru_column(points: &[Point], name: &str, results: &[Vec<f64>], k: usize) {
     for (p, r) in points.iter().zip(results) {
         if let Some(reference) = p.reference {
             let diff = (r[k] - reference.lru).abs();
             assert!(
                 diff < 0.006,
-                "LRU at {}@{} is {:.2}, the reference says {:.2}: replay bug",
+                "{name} at {}@{} is {:.2}, the reference says {:.2}: replay bug",
                 p.trace,
                 p.capacity,
                 r[k],
@@ -1270,7 +1443,7 @@ fn main() {
         let mut kinds = if o.ablate {
             ablations(seed)
         } else {
-            contenders(seed, o.cache_threads, o.cache_round)
+            contenders(seed, o.cache_threads, o.cache_round, &o.live)
         };
         if let Some(v) = &o.variants {
             kinds = v.iter().map(|&i| kinds[i].clone()).collect();
@@ -1280,21 +1453,27 @@ fn main() {
         check_lru(&points, &columns, &results);
         writeln!(report, "\n## hash seed {seed:#x}\n").unwrap();
         report += &table(&points, &columns, &results);
-        let cache_columns = CacheColumns::find(&columns, o.cache_threads);
+        let live = CacheColumns::all(&columns, o.cache_threads);
+        // evacmap's own cache, for its concurrency table.
+        let cache_columns = live.iter().copied().find(|c| c.id == "evacmap");
         let mut concurrency = serde_json::Map::new();
         if let Some(c) = cache_columns {
             report += &concurrency_table(&points, &results, c);
+        }
+        if !live.is_empty() {
+            report += &live_table(&points, &results, &live);
             if o.cache_round > 0 {
                 writeln!(
                     report,
-                    "\n(the cache's {} threads in lockstep rounds of {} requests)",
-                    c.threads, o.cache_round
+                    "\n(the live caches' {} threads in lockstep rounds of {} requests)",
+                    o.cache_threads, o.cache_round
                 )
                 .unwrap();
             }
             // 0: the threads run free after starting together.
             concurrency.insert("lockstep_round".into(), o.cache_round.into());
         }
+        let mut by_cache = serde_json::Map::new();
         for set in ["readme", "extra"] {
             let idx: Vec<usize> = (0..points.len())
                 .filter(|&i| points[i].set == set)
@@ -1310,14 +1489,27 @@ fn main() {
                 "the extra points"
             };
             report += &summary(&ps, &columns, &rs, label);
-            if let Some(c) = cache_columns {
+            for &c in &live {
                 let (text, json) = concurrency_summary(&ps, &rs, c, label);
                 report += &text;
-                concurrency.insert(set.to_string(), json);
+                if c.id == "evacmap" {
+                    concurrency.insert(set.to_string(), json.clone());
+                }
+                by_cache
+                    .entry(c.label)
+                    .or_insert_with(|| serde_json::json!({}))[set] = json;
             }
+            if !live.is_empty() {
+                report += &live_summary(&ps, &rs, &live, label);
+            }
+        }
+        if !by_cache.is_empty() {
+            concurrency.insert("by_cache".into(), by_cache.into());
         }
         json_runs.push(serde_json::json!({
             "seed": seed,
+            "lockstep_round": o.cache_round,
+            "sets": points.iter().map(|p| p.set).collect::<std::collections::BTreeSet<_>>(),
             "points": points.iter().zip(&results).map(|(p, r)| serde_json::json!({
                 "set": p.set,
                 "trace": p.trace,
@@ -1336,9 +1528,94 @@ fn main() {
     if let Some(path) = &o.json {
         if !o.ablate && o.only.is_none() {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            let doc = serde_json::json!({ "bench": "hit_ratio", "runs": json_runs });
+            let runs = merge_runs(path, json_runs);
+            let doc = serde_json::json!({
+                "bench": "hit_ratio",
+                "hasher": "foldhash::fast::FixedState seeded with the run's seed, for the policy's \
+                           live cache and every peer (each lets the hasher be chosen)",
+                "runs": runs,
+            });
             std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap() + "\n").unwrap();
             println!("wrote {}", path.display());
         }
     }
+}
+
+/// A run's lockstep round (0: free-running), also read from files written
+/// before runs recorded it at the top.
+fn run_round(run: &serde_json::Value) -> u64 {
+    run["lockstep_round"]
+        .as_u64()
+        .or_else(|| run["concurrency"]["lockstep_round"].as_u64())
+        .unwrap_or(0)
+}
+
+/// The runs to write: `new`, plus those already in the file at `path` that
+/// `new` does not replace. A run of the same seed and lockstep round is
+/// replaced, except for the point sets that the new run did not measure
+/// (a run of the README's points keeps the extra points of an earlier
+/// `--extra` run): those are carried over, listed in `carried_over`.
+fn merge_runs(path: &Path, new: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    let old: Vec<serde_json::Value> = std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|d| d["runs"].as_array().cloned())
+        .unwrap_or_default();
+    let key = |r: &serde_json::Value| (r["seed"].as_u64(), run_round(r));
+    let mut runs: Vec<serde_json::Value> = old
+        .iter()
+        .filter(|o| new.iter().all(|n| key(n) != key(o)))
+        .cloned()
+        .collect();
+    for mut run in new {
+        if let Some(o) = old.iter().find(|o| key(o) == key(&run)) {
+            let measured: Vec<String> = run["points"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["set"].as_str().unwrap().to_string())
+                .collect();
+            let kept: Vec<serde_json::Value> = o["points"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| !measured.iter().any(|s| p["set"] == **s))
+                .cloned()
+                .collect();
+            let mut sets: Vec<String> = kept
+                .iter()
+                .map(|p| p["set"].as_str().unwrap_or("").to_string())
+                .collect();
+            sets.sort();
+            sets.dedup();
+            for set in &sets {
+                let set = set.as_str();
+                if let Some(c) = o["concurrency"].get(set) {
+                    run["concurrency"][set] = c.clone();
+                }
+                if let Some(caches) = o["concurrency"]["by_cache"].as_object() {
+                    for (cache, by_set) in caches {
+                        if let Some(c) = by_set.get(set) {
+                            run["concurrency"]["by_cache"][cache][set] = c.clone();
+                        }
+                    }
+                }
+            }
+            if !sets.is_empty() {
+                run["points"].as_array_mut().unwrap().extend(kept);
+                let mut all = sets.clone();
+                all.extend(measured.iter().cloned());
+                all.sort();
+                all.dedup();
+                run["sets"] = serde_json::json!(all);
+                run["carried_over"] = serde_json::json!({
+                    "sets": sets,
+                    "why": "not measured by this run: kept from the earlier run of the same seed and lockstep round",
+                });
+            }
+        }
+        runs.push(run);
+    }
+    runs.sort_by_key(|r| (r["seed"].as_u64(), run_round(r)));
+    runs
 }

@@ -1,12 +1,15 @@
-//! The real concurrent cache, `evacmap::Cache`, as a hit-ratio contender:
-//! the "concurrency does not change the policy" check replays each
-//! trace through it on one thread and on several threads sharing one cache.
+//! Real concurrent caches as hit-ratio contenders: `evacmap::Cache` and its
+//! peers `moka::sync::Cache` 0.12, `quick_cache::sync::Cache` 0.7 and a
+//! `Mutex<lru::LruCache>` (lru 0.19), each behind [`LiveCache`] and replayed
+//! by the same code on one thread and on several threads sharing one cache:
+//! the "concurrency does not change the policy" check, and its
+//! hit-ratio comparison with the peers at 1 and 4 threads.
 //!
 //! Replay: demand fill (`if cache.get(&k).is_none() { cache.insert(k, ()) }`),
-//! weight 1, `max_capacity` = the point's capacity, hit ratio = hits /
-//! requests. With `threads` threads, request `i` goes to thread
-//! `i % threads`; the threads start together (a barrier) on one shared cache
-//! and their hits are summed.
+//! weight 1, capacity = the point's capacity, hit ratio = hits / requests.
+//! With `threads` threads, request `i` goes to thread `i % threads`; the
+//! threads start together (a barrier) on one shared cache and their hits
+//! are summed.
 //!
 //! Each thread keeps its share of the trace in order, but nothing keeps the
 //! threads in step: a thread that runs while another waits for a core gets
@@ -15,41 +18,131 @@
 //! tell the two apart, a replay on several threads also records the order
 //! in which the requests reached the cache (a ticket taken just before each
 //! `get`), and [`replay`] replays that order again on one thread through a
-//! fresh cache: `threads − reordered` is what concurrency itself changed,
-//! `reordered − 1 thread` what the reordering changed. With `round` > 0 the
-//! threads also wait for each other (a barrier) after every `round`
-//! requests of the trace, which bounds the reordering to a round.
+//! fresh cache of the same kind: `threads − reordered` is what concurrency
+//! itself changed, `reordered − 1 thread` what the reordering changed. With
+//! `round` > 0 the threads also wait for each other (a barrier) after every
+//! `round` requests of the trace, which bounds the reordering to a round.
 //!
-//! The cache hashes with foldhash seeded by the run's hash seed (the same
-//! `--seeds` value the policy replay gets), not a random one, so a replay on
-//! one thread is deterministic. One on several threads is not.
+//! Every cache lets its hasher be chosen, so every cache hashes with the
+//! same one: foldhash's fast hasher seeded by the run's hash seed (the same
+//! `--seeds` value the policy replay gets), as in `benches/cache.rs`. A
+//! replay of evacmap, quick_cache or lru on one thread is then
+//! deterministic; moka's is not quite (its pending reads and writes are
+//! applied when its buffers fill or when enough time has passed, and no
+//! replay calls `run_pending_tasks`, as the traces README measured it), and
+//! one on several threads is not.
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::Barrier;
+use std::sync::{Barrier, Mutex};
 
 /// foldhash's fast hasher, the one `evacmap::DefaultHashBuilder` builds,
 /// with a fixed seed.
 type Hasher = foldhash::fast::FixedState;
 
-type Cache = evacmap::Cache<u64, (), Hasher>;
+/// A concurrent cache of `u64` keys (unit values, weight 1) shared by the
+/// replay's threads.
+pub trait LiveCache: Sync + Sized {
+    /// A fresh cache bounded at `capacity` entries, hashing with the
+    /// fixed-seed hasher.
+    fn new(capacity: u64, seed: u64) -> Self;
+    /// Get-or-insert: true on a hit; on a miss the key is inserted.
+    fn request(&self, key: u64) -> bool;
+}
 
-fn cache(capacity: u64, seed: u64) -> Cache {
-    evacmap::Cache::builder()
-        .max_capacity(capacity)
-        .build_with_hasher(Hasher::with_seed(seed))
+/// evacmap's cache with unit values and the fixed-seed hasher.
+pub type Evacmap = evacmap::Cache<u64, (), Hasher>;
+
+impl LiveCache for Evacmap {
+    fn new(capacity: u64, seed: u64) -> Self {
+        evacmap::Cache::builder()
+            .max_capacity(capacity)
+            .build_with_hasher(Hasher::with_seed(seed))
+    }
+    fn request(&self, key: u64) -> bool {
+        let hit = self.get(&key).is_some();
+        if !hit {
+            self.insert(key, ());
+        }
+        hit
+    }
+}
+
+/// moka's synchronous cache with unit values and the fixed-seed hasher
+/// (its other options the defaults: TinyLFU admission, no expiry).
+pub type Moka = moka::sync::Cache<u64, (), Hasher>;
+
+impl LiveCache for Moka {
+    fn new(capacity: u64, seed: u64) -> Self {
+        moka::sync::Cache::builder()
+            .max_capacity(capacity)
+            .build_with_hasher(Hasher::with_seed(seed))
+    }
+    /// `get`, on a miss `insert`, never `run_pending_tasks` (how the
+    /// README's moka column was measured).
+    fn request(&self, key: u64) -> bool {
+        let hit = self.get(&key).is_some();
+        if !hit {
+            self.insert(key, ());
+        }
+        hit
+    }
+}
+
+/// quick_cache's concurrent cache with unit weights and the fixed-seed
+/// hasher. Its other options are the defaults: `available_parallelism() * 4`
+/// shards rounded up to a power of two, halved until each holds at least 32
+/// entries, each shard bounded at its share of the capacity.
+pub type QuickCache = quick_cache::sync::Cache<
+    u64,
+    (),
+    quick_cache::UnitWeighter,
+    Hasher,
+    quick_cache::sync::DefaultLifecycle<u64, ()>,
+>;
+
+impl LiveCache for QuickCache {
+    fn new(capacity: u64, seed: u64) -> Self {
+        quick_cache::sync::Cache::with(
+            capacity as usize,
+            capacity,
+            quick_cache::UnitWeighter,
+            Hasher::with_seed(seed),
+            Default::default(),
+        )
+    }
+    fn request(&self, key: u64) -> bool {
+        let hit = self.get(&key).is_some();
+        if !hit {
+            self.insert(key, ());
+        }
+        hit
+    }
+}
+
+/// The baseline: one lock around an exact LRU.
+pub struct LockedLru(Mutex<lru::LruCache<u64, (), Hasher>>);
+
+impl LiveCache for LockedLru {
+    fn new(capacity: u64, seed: u64) -> Self {
+        let capacity = std::num::NonZeroUsize::new(capacity as usize).expect("a positive capacity");
+        LockedLru(Mutex::new(lru::LruCache::with_hasher(
+            capacity,
+            Hasher::with_seed(seed),
+        )))
+    }
+    /// Lock, `get`, on a miss `put`, under one lock hold.
+    fn request(&self, key: u64) -> bool {
+        let mut lru = self.0.lock().unwrap();
+        let hit = lru.get(&key).is_some();
+        if !hit {
+            lru.put(key, ());
+        }
+        hit
+    }
 }
 
 fn percent(hits: usize, requests: usize) -> f64 {
     100.0 * hits as f64 / requests.max(1) as f64
-}
-
-/// One request with demand fill: true on a hit.
-fn request(cache: &Cache, key: u64) -> bool {
-    let hit = cache.get(&key).is_some();
-    if !hit {
-        cache.insert(key, ());
-    }
-    hit
 }
 
 /// What a replay measured (hit ratios in %).
@@ -61,19 +154,24 @@ pub struct Replay {
     pub reordered: Option<f64>,
 }
 
-/// Replays `keys` through a fresh cache of `capacity` on `threads` threads,
+/// Replays `keys` through a fresh `C` of `capacity` on `threads` threads,
 /// in lockstep rounds of `round` requests if `round` > 0 (see the module
 /// docs).
-pub fn replay(capacity: u64, seed: u64, keys: &[u64], threads: usize, round: usize) -> Replay {
+pub fn replay<C: LiveCache>(
+    capacity: u64,
+    seed: u64,
+    keys: &[u64],
+    threads: usize,
+    round: usize,
+) -> Replay {
+    let cache = C::new(capacity, seed);
     if threads <= 1 {
-        let cache = cache(capacity, seed);
-        let hits = keys.iter().filter(|&&k| request(&cache, k)).count();
+        let hits = keys.iter().filter(|&&k| cache.request(k)).count();
         return Replay {
             hit: percent(hits, keys.len()),
             reordered: None,
         };
     }
-    let cache = cache(capacity, seed);
     let barrier = Barrier::new(threads);
     let round = if round == 0 { keys.len().max(1) } else { round };
     let next_ticket = AtomicUsize::new(0);
@@ -93,7 +191,7 @@ pub fn replay(capacity: u64, seed: u64, keys: &[u64], threads: usize, round: usi
                         let first = (t + threads - (r * round) % threads) % threads;
                         for &k in chunk.iter().skip(first).step_by(threads) {
                             tickets.push((next_ticket.fetch_add(1, Relaxed), k));
-                            hits += usize::from(request(cache, k));
+                            hits += usize::from(cache.request(k));
                         }
                     }
                     (hits, tickets)
@@ -110,7 +208,8 @@ pub fn replay(capacity: u64, seed: u64, keys: &[u64], threads: usize, round: usi
         }
         hits
     });
-    let reordered = replay(capacity, seed, &seen, 1, 0).hit;
+    drop(cache);
+    let reordered = replay::<C>(capacity, seed, &seen, 1, 0).hit;
     Replay {
         hit: percent(hits, keys.len()),
         reordered: Some(reordered),
