@@ -327,6 +327,7 @@
 
 #![deny(missing_docs, missing_debug_implementations, unsafe_op_in_unsafe_fn)]
 
+mod batch;
 mod builder;
 pub mod cache;
 mod cloned;

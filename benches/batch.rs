@@ -1,0 +1,66 @@
+//! Benchmark 10 of the suite (see BENCHMARKS.md): batched lookups.
+//!
+//! 16 random present keys of a `u64 → u64` map read through one pinned
+//! handle, as 16 `Pinned::get` calls one after the other and as one
+//! `Pinned::get_many`, at 1 M entries (far larger than the caches: each
+//! single get waits for its bucket's miss, then its entry's) and at 10 k
+//! (cache-resident: what batching costs when there is nothing to overlap).
+//! The target: the batch at 1 M entries at least 2× faster than
+//! the 16 single gets. Criterion reports time per 16 keys; compare the two
+//! lines of one size (a ratio, stable under load), not absolute times.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use evacmap::HashMap;
+
+/// A deterministic pseudo-random stream (xorshift64*).
+fn stream(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed;
+    move || {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+fn batched_lookups(c: &mut Criterion) {
+    let mut group = c.benchmark_group("get_16_keys");
+    group.throughput(Throughput::Elements(16));
+    for entries in [10_000u64, 1_000_000] {
+        let map: HashMap<u64, u64> = (0..entries).map(|k| (k, k)).collect();
+        // Batches of keys prepared outside the timing, cycled through: far
+        // more keys than the caches hold at 1 M entries.
+        let mut next = stream(entries);
+        let batches: Vec<[u64; 16]> = (0..1 << 16)
+            .map(|_| std::array::from_fn(|_| next() % entries))
+            .collect();
+        let pinned = map.pin();
+        group.bench_function(BenchmarkId::new("16 single pinned gets", entries), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let keys = &batches[i % batches.len()];
+                i += 1;
+                let mut sum = 0;
+                for k in keys {
+                    sum += *pinned.get(k).unwrap();
+                }
+                black_box(sum)
+            })
+        });
+        group.bench_function(BenchmarkId::new("one get_many of 16", entries), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let keys = &batches[i % batches.len()];
+                i += 1;
+                let found = pinned.get_many(keys.each_ref());
+                black_box(found.iter().map(|v| *v.unwrap()).sum::<u64>())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, batched_lookups);
+criterion_main!(benches);
