@@ -324,6 +324,15 @@ BUGS = [
                   "        // (bug) the walk is not told")],
         checks=["test:cache_replay"],
     ),
+    # ---- memory that does not wait for writes ----
+    dict(
+        name="pin-skips-queued-frees",
+        what="epoch::pin no longer steps the queued big frees: a map cleared and then only read keeps its entries until some write comes",
+        patches=[("src/sync.rs",
+                  "        crate::raw::sliced::step_before_pin();\n",
+                  "")],
+        checks=["test:read_only_reclaim"],
+    ),
     # ---- batched lookups ----
     dict(
         name="batch-moved-as-absent",

@@ -25,7 +25,9 @@
 //!   bounded step per write instead of inside one collection.
 //!
 //! # The invariants, in one place
-//! 1. Readers take no lock and store nothing shared. They pin an epoch guard
+//! 1. Readers take no lock and store nothing shared (except that pinning
+//!    does one bounded step of queued big frees while any is queued,
+//!    `sliced.rs`, never waiting for a lock). They pin an epoch guard
 //!    *before* loading a shard root, and every pointer they follow (root,
 //!    `next`, overflow link, slot) is loaded with Acquire and paired with a
 //!    Release store by the writer that published it.
