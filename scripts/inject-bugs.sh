@@ -337,7 +337,7 @@ BUGS = [
     dict(
         name="batch-moved-as-absent",
         what="RawMap::get_group answers None for a key whose bucket it finds MOVED instead of following the migration: present keys go missing during resizes",
-        patches=[("src/raw/batch.rs",
+        patches=[("src/raw/get_many.rs",
                   "Some(_) if tag::is_moved(tags[i]) => self.get_by(hashes[i], is_it, guard),",
                   "Some(_) if tag::is_moved(tags[i]) => None,")],
         checks=["test:batch:a_batch_during_resizes_finds_every_stable_key"],
@@ -345,7 +345,7 @@ BUGS = [
     dict(
         name="batch-compares-wrong-key",
         what="the batch recognises key i's entry by comparing it with key i-1: results land on the wrong keys",
-        patches=[("src/batch.rs",
+        patches=[("src/get_many.rs",
                   "Some(e.key.borrow()) == group[i];",
                   "Some(e.key.borrow()) == group[i.saturating_sub(1)];")],
         checks=["test:batch:a_batch_returns_what_single_gets_return"],

@@ -18,7 +18,7 @@
 //!   resize triggers, `clear`.
 //! - [`migrate`]: incremental evacuation to a successor table.
 //! - [`scan`]: exact-once chunked iteration across resizes.
-//! - [`batch`]: many lookups with their cache misses overlapped.
+//! - [`get_many`]: many lookups with their cache misses overlapped.
 //! - [`retire`]: epoch retirement with byte accounting.
 //! - [`pages`]: large bucket arrays mapped from the OS, unmapped in slices.
 //! - [`sliced`]: big retired objects (large tables, cleared chains) freed a
@@ -48,7 +48,7 @@
 //!    per later write (`sliced.rs`); evacuated overflow buckets are retired
 //!    in batches during the migration, so freeing a table visits no bucket.
 
-pub(crate) mod batch;
+pub(crate) mod get_many;
 pub(crate) mod bucket;
 pub(crate) mod entry;
 pub(crate) mod exclusive;

@@ -1,6 +1,6 @@
 //! Batched reads: [`Pinned::get_many`], [`Pinned::get_many_into`] and
 //! [`HashMap::get_many_cloned`] look up many keys under one guard with their
-//! cache misses overlapped (see `raw/batch.rs` for how, and why each result
+//! cache misses overlapped (see `raw/get_many.rs` for how, and why each result
 //! is exactly what a single lookup of that key returns).
 //!
 //! Worth it when the map is larger than the CPU's caches and the keys are
@@ -12,7 +12,7 @@
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 
-use crate::raw::batch::GROUP;
+use crate::raw::get_many::GROUP;
 use crate::raw::entry::Entry;
 use crate::sync::epoch::Guard;
 use crate::{HashMap, Pinned};
