@@ -14,7 +14,7 @@ mod common;
 
 use std::collections::HashMap as StdMap;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier};
 use std::thread;
 
 use common::{scaled, ConstState, FewHashesState, Registry, Token};
