@@ -178,11 +178,10 @@ fn debug_output() {
     assert!(!format!("{:?}", m.reclaim()).is_empty());
 }
 
-#[test]
-fn clone_is_deep() {
+fn clone_is_deep(mode: ResizeMode) {
     const N: u64 = common::scaled(500, 40) as u64;
-    let a: HashMap<u64, String> = common::Config::tiny(2, ResizeMode::Incremental { step: 1 })
-        .build(evacmap::DefaultHashBuilder::default());
+    let a: HashMap<u64, String> =
+        common::Config::tiny(2, mode).build(evacmap::DefaultHashBuilder::default());
     for i in 0..N {
         a.insert(i, i.to_string());
     }
@@ -245,9 +244,8 @@ fn from_iterator_extend_into_iterator() {
 // References
 // ---------------------------------------------------------------------------
 
-#[test]
-fn refs_keep_old_values_readable() {
-    let m: HashMap<u64, String> = HashMap::new();
+fn refs_keep_old_values_readable(mode: ResizeMode) {
+    let m: HashMap<u64, String> = HashMap::builder().resize_mode(mode).build().unwrap();
     m.insert(1, "one".into());
     let got = m.get(&1).unwrap();
     let replaced = m.insert(1, "uno".into()).unwrap();
@@ -282,10 +280,8 @@ fn refs_keep_old_values_readable() {
     assert_eq!(*held, "five");
 }
 
-#[test]
-fn pinned_handle() {
-    let m: HashMap<u64, u64, SeededState> =
-        common::Config::tiny(1, ResizeMode::Incremental { step: 1 }).build(SeededState(9));
+fn pinned_handle(mode: ResizeMode) {
+    let m: HashMap<u64, u64, SeededState> = common::Config::tiny(1, mode).build(SeededState(9));
     let mut p = m.pin();
     assert!(p.is_empty());
     assert_eq!(p.insert(1, 10), None);
@@ -385,8 +381,7 @@ fn read_modify_write_results() {
     assert_ne!(Op::<u8>::Keep, Op::Remove);
 }
 
-#[test]
-fn zero_sized_keys_and_values() {
+fn zero_sized_keys_and_values(mode: ResizeMode) {
     let m: HashMap<(), ()> = HashMap::new();
     assert!(m.insert((), ()).is_none());
     assert!(m.insert((), ()).is_some());
@@ -397,8 +392,7 @@ fn zero_sized_keys_and_values() {
     assert!(m.is_empty());
     m.reclaim();
 
-    let m: HashMap<u64, (), SeededState> =
-        common::Config::tiny(2, ResizeMode::Incremental { step: 1 }).build(SeededState(1));
+    let m: HashMap<u64, (), SeededState> = common::Config::tiny(2, mode).build(SeededState(1));
     let n = common::scaled(20_000, 200) as u64;
     for i in 0..n {
         m.insert(i, ());
@@ -422,7 +416,7 @@ fn zero_sized_keys_and_values() {
 #[test]
 fn capacity_never_below_the_requested_one() {
     let n = common::scaled(20_000, 300);
-    for mode in [ResizeMode::Incremental { step: 1 }, ResizeMode::Blocking] {
+    for mode in common::MODES {
         let m: HashMap<usize, usize> = HashMap::builder()
             .capacity(1000)
             .shards(4)
@@ -550,10 +544,8 @@ fn check_stats(s: &MapStats, len: usize) {
     }
 }
 
-#[test]
-fn stats_invariants() {
-    let m: HashMap<u64, u64, SeededState> =
-        common::Config::tiny(4, ResizeMode::Incremental { step: 1 }).build(SeededState(2));
+fn stats_invariants(mode: ResizeMode) {
+    let m: HashMap<u64, u64, SeededState> = common::Config::tiny(4, mode).build(SeededState(2));
     check_stats(&m.stats(), 0);
     let n = common::scaled(10_000, 200) as u64;
     let mut saw_migration = false;
@@ -565,7 +557,10 @@ fn stats_invariants() {
             saw_migration |= s.migrations_in_progress > 0 && s.migration_buckets_remaining > 0;
         }
     }
-    assert!(saw_migration, "never observed a migration in progress");
+    assert!(
+        saw_migration || mode == ResizeMode::Blocking,
+        "never observed a migration in progress"
+    );
     let s = m.stats();
     assert!(s.grows > 0 && s.shrinks == 0);
     assert_eq!(s.len, m.len());
@@ -597,3 +592,11 @@ fn stats_invariants() {
     );
     check_stats(&s, 0);
 }
+
+common::each_mode!(
+    clone_is_deep,
+    refs_keep_old_values_readable,
+    pinned_handle,
+    zero_sized_keys_and_values,
+    stats_invariants,
+);

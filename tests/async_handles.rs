@@ -3,10 +3,10 @@
 //! chunks) and `pin_owned` (a `Send` pinned handle with its own epoch
 //! participant, lending `&V` across `.await`s and thread moves).
 //!
-//! Values carry a drop tracker: a value read through a handle after the
-//! handle's pin should have kept it alive, but which was dropped anyway,
-//! fails the test by id (the id is checked in the tracker, never read from
-//! the freed value first). The first test moves a future holding the handle
+//! Values carry a token of the drop registry (`tests/common/drops.rs`): a
+//! value read through a handle after the handle's pin should have kept it
+//! alive, but which was dropped anyway, fails the test by id (the id is
+//! checked in the registry). The first test moves a future holding the handle
 //! between two threads at a chosen point, so it also runs under Miri; the
 //! tokio test does the same at scale, on a multi-thread runtime.
 
@@ -20,46 +20,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use common::{reclaim_fully, scaled, within};
+use common::{reclaim_fully, scaled, within, Registry, Token};
 use evacmap::HashMap;
-
-/// Counts the drops of values `0..n`.
-struct Tracker {
-    drops: Vec<AtomicUsize>,
-}
-
-impl Tracker {
-    fn new(n: usize) -> Arc<Tracker> {
-        Arc::new(Tracker {
-            drops: (0..n).map(|_| AtomicUsize::new(0)).collect(),
-        })
-    }
-
-    fn drops(&self, id: usize) -> usize {
-        self.drops[id].load(SeqCst)
-    }
-
-    fn dropped(&self) -> usize {
-        self.drops.iter().filter(|d| d.load(SeqCst) > 0).count()
-    }
-
-    fn assert_each_dropped_once(&self, created: usize) {
-        for id in 0..created {
-            assert_eq!(
-                self.drops(id),
-                1,
-                "value {id} dropped {} times",
-                self.drops(id)
-            );
-        }
-    }
-}
 
 /// A value whose drop is counted, with a payload derived from its id.
 struct Val {
     id: usize,
     text: String,
-    tracker: Arc<Tracker>,
+    token: Token,
 }
 
 fn text(id: usize) -> String {
@@ -67,11 +35,11 @@ fn text(id: usize) -> String {
 }
 
 impl Val {
-    fn new(tracker: &Arc<Tracker>, id: usize) -> Val {
+    fn new(tracker: &Arc<Registry>, id: usize) -> Val {
         Val {
             id,
             text: text(id),
-            tracker: Arc::clone(tracker),
+            token: tracker.token_with_id(id as u64),
         }
     }
 
@@ -79,18 +47,12 @@ impl Val {
     #[track_caller]
     fn check_held(&self, id: usize) {
         assert_eq!(
-            self.tracker.drops(id),
+            self.token.registry().drops_of(id as u64),
             0,
             "value {id} was dropped while a pinned handle still lent it"
         );
         assert_eq!(self.id, id);
         assert_eq!(self.text, text(id));
-    }
-}
-
-impl Drop for Val {
-    fn drop(&mut self) {
-        self.tracker.drops[self.id].fetch_add(1, SeqCst);
     }
 }
 
@@ -126,7 +88,7 @@ fn poll_once<F: Future + ?Sized>(future: Pin<&mut F>) -> Poll<F::Output> {
 /// the handle is dropped (on the second thread).
 #[test]
 fn owned_pin_keeps_a_lent_value_alive_across_a_thread_move() {
-    let tracker = Tracker::new(1);
+    let tracker = Registry::new();
     let map: HashMap<u64, Val> = HashMap::new();
     map.insert(1, Val::new(&tracker, 0));
 
@@ -168,7 +130,7 @@ fn owned_pin_keeps_a_lent_value_alive_across_a_thread_move() {
             );
         }
         assert_eq!(
-            tracker.drops(0),
+            tracker.drops_of(0),
             0,
             "the lent value was dropped under the pin"
         );
@@ -187,7 +149,7 @@ fn owned_pin_keeps_a_lent_value_alive_across_a_thread_move() {
     // The handle is gone (its participant unregistered on thread B): the
     // value is freed now, exactly once.
     assert_eq!(reclaim_fully(&map), 0);
-    assert_eq!(tracker.drops(0), 1);
+    assert_eq!(tracker.drops_of(0), 1);
 }
 
 /// Tasks on a 4-worker runtime hold owned handles and the `&V`s they lent
@@ -202,7 +164,7 @@ fn tasks_hold_owned_pins_across_awaits_on_a_multi_thread_runtime() {
     const KEYS: usize = 64;
     const ROUNDS: usize = 40;
     const READERS: usize = 8;
-    let tracker = Tracker::new(KEYS * (ROUNDS + 1));
+    let tracker = Registry::new();
     let map: Arc<HashMap<u64, Val>> = Arc::new(HashMap::new());
     for k in 0..KEYS {
         map.insert(k as u64, Val::new(&tracker, k));
@@ -290,20 +252,20 @@ fn tasks_hold_owned_pins_across_awaits_on_a_multi_thread_runtime() {
     assert_eq!(reclaim_fully(&map), 0);
     assert_eq!(tracker.dropped(), KEYS * ROUNDS);
     drop(map);
-    tracker.assert_each_dropped_once(KEYS * (ROUNDS + 1));
+    tracker.assert_dropped_once(0..(KEYS * (ROUNDS + 1)) as u64, "async handles");
 }
 
 /// `repin` lets reclamation pass a handle that stays alive.
 #[test]
 fn repin_lets_reclamation_pass_a_live_handle() {
-    let tracker = Tracker::new(1);
+    let tracker = Registry::new();
     let map: HashMap<u64, Val> = HashMap::new();
     map.insert(1, Val::new(&tracker, 0));
     let mut handle = map.pin_owned();
     assert!(handle.contains_key(&1));
     map.remove(&1);
     assert!(map.reclaim().pending_objects > 0);
-    assert_eq!(tracker.drops(0), 0);
+    assert_eq!(tracker.drops_of(0), 0);
     // A repin moves the handle to the current epoch; garbage needs the
     // epoch to advance twice past its retirement, so a loop that repins
     // between batches lets it go, handle alive. Other tests of this binary
@@ -319,7 +281,7 @@ fn repin_lets_reclamation_pass_a_live_handle() {
         handle.repin();
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    assert_eq!(tracker.drops(0), 1);
+    assert_eq!(tracker.drops_of(0), 1);
     assert!(handle.get(&1).is_none());
 }
 
@@ -328,7 +290,7 @@ fn repin_lets_reclamation_pass_a_live_handle() {
 #[test]
 fn writes_through_an_owned_handle_are_reclaimed_after_it_is_dropped() {
     let n = scaled(200, 20);
-    let tracker = Tracker::new(2 * n);
+    let tracker = Registry::new();
     let map: HashMap<u64, Val> = HashMap::new();
     {
         let handle = map.pin_owned();
@@ -353,7 +315,7 @@ fn writes_through_an_owned_handle_are_reclaimed_after_it_is_dropped() {
     assert_eq!(reclaim_fully(&map), 0);
     assert_eq!(tracker.dropped(), n + n / 2);
     drop(map);
-    tracker.assert_each_dropped_once(2 * n);
+    tracker.assert_dropped_once(0..(2 * n) as u64, "async handles");
 }
 
 #[test]
@@ -398,13 +360,13 @@ fn view_closure_may_write_to_the_map() {
 /// freed while the result is still alive.
 #[test]
 fn view_holds_no_pin_after_it_returns() {
-    let tracker = Tracker::new(1);
+    let tracker = Registry::new();
     let map: HashMap<u64, Val> = HashMap::new();
     map.insert(1, Val::new(&tracker, 0));
     let copy = map.view(&1, |_, v| v.text.clone());
     map.remove(&1);
     assert_eq!(reclaim_fully(&map), 0);
-    assert_eq!(tracker.drops(0), 1);
+    assert_eq!(tracker.drops_of(0), 1);
     assert_eq!(copy.as_deref(), Some("value-0"));
 }
 

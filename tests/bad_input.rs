@@ -19,6 +19,8 @@
 //!
 //! Sizes are scaled down under Miri.
 
+mod common;
+
 use std::cell::Cell;
 use std::collections::HashMap as StdMap;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -26,16 +28,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
 
+use common::{Registry, Token, MODES};
 use evacmap::{BuildError, HashMap, Op, ResizeMode, TryReserveError, MAX_SHARDS};
 use rand::{Rng, SeedableRng};
 
 const MIRI: bool = cfg!(miri);
-
-const MODES: [ResizeMode; 3] = [
-    ResizeMode::Incremental { step: 1 },
-    ResizeMode::Incremental { step: 16 },
-    ResizeMode::Blocking,
-];
 
 // ---------------------------------------------------------------------------
 // All hashes collide.
@@ -329,31 +326,12 @@ impl PartialEq for Liar {
 }
 impl Eq for Liar {}
 
-/// A value that counts its drops.
-struct Counted {
-    drops: Arc<AtomicUsize>,
-    dropped: bool,
-}
-impl Counted {
-    fn new(drops: &Arc<AtomicUsize>) -> Counted {
-        Counted {
-            drops: Arc::clone(drops),
-            dropped: false,
-        }
-    }
-}
-impl Drop for Counted {
-    fn drop(&mut self) {
-        assert!(!self.dropped, "dropped twice");
-        self.dropped = true;
-        self.drops.fetch_add(1, SeqCst);
-    }
-}
+/// A value whose drops the registry counts.
+struct Counted(#[allow(dead_code)] Token);
 
 fn liars(eq: EqMode, hash: HashMode, mode: ResizeMode, shards: usize, threads: u64) {
     let ops = if MIRI { 60 } else { 4000 };
-    let made = Arc::new(AtomicUsize::new(0));
-    let drops = Arc::new(AtomicUsize::new(0));
+    let reg = Registry::new();
     let map: Arc<HashMap<Liar, Counted, foldhash::fast::FixedState>> = Arc::new(
         HashMap::builder()
             .shards(shards)
@@ -364,14 +342,11 @@ fn liars(eq: EqMode, hash: HashMode, mode: ResizeMode, shards: usize, threads: u
     );
     let hs: Vec<_> = (0..threads)
         .map(|t| {
-            let (map, made, drops) = (Arc::clone(&map), Arc::clone(&made), Arc::clone(&drops));
+            let (map, reg) = (Arc::clone(&map), Arc::clone(&reg));
             thread::spawn(move || {
                 MODES_NOW.with(|m| m.set((eq, hash)));
                 let mut rng = rand::rngs::StdRng::seed_from_u64(t + 99);
-                let new = || {
-                    made.fetch_add(1, SeqCst);
-                    Counted::new(&drops)
-                };
+                let new = || Counted(reg.token());
                 for _ in 0..ops {
                     let k = Liar(rng.gen_range(0..64));
                     match rng.gen_range(0..14) {
@@ -414,13 +389,9 @@ fn liars(eq: EqMode, hash: HashMode, mode: ResizeMode, shards: usize, threads: u
     // Every value is dropped exactly once: the live ones are in the map, the
     // rest were dropped (after reclamation).
     reclaim_all(&*map);
-    assert_eq!(
-        made.load(SeqCst) - drops.load(SeqCst),
-        map.len(),
-        "live values != entries"
-    );
+    assert_eq!(reg.live(), map.len(), "live values != entries");
     drop(map);
-    assert_eq!(made.load(SeqCst), drops.load(SeqCst), "a value leaked");
+    reg.wait_all_dropped_once("liars");
 }
 
 #[test]

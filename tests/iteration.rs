@@ -264,8 +264,8 @@ fn maybe_yield(slow: bool, n: usize) {
     }
 }
 
-fn tiny_map<S>(shards: usize, hasher: S) -> HashMap<u64, Val, S> {
-    common::Config::tiny(shards, ResizeMode::Incremental { step: 1 }).build(hasher)
+fn tiny_map<S>(mode: ResizeMode, shards: usize, hasher: S) -> HashMap<u64, Val, S> {
+    common::Config::tiny(shards, mode).build(hasher)
 }
 
 fn via_iter<S: BuildHasher>(map: &HashMap<u64, Val, S>, slow: bool) -> Vec<(u64, Val)> {
@@ -278,36 +278,30 @@ fn via_iter<S: BuildHasher>(map: &HashMap<u64, Val, S>, slow: bool) -> Vec<(u64,
         .collect()
 }
 
-#[test]
-fn iter_one_shard() {
-    under_churn(tiny_map(1, SeededState(1)), "iter, 1 shard", via_iter);
+fn iter_one_shard(mode: ResizeMode) {
+    under_churn(tiny_map(mode, 1, SeededState(1)), "iter, 1 shard", via_iter);
 }
 
-#[test]
-fn iter_four_shards() {
-    under_churn(tiny_map(4, SeededState(2)), "iter, 4 shards", via_iter);
+fn iter_four_shards(mode: ResizeMode) {
+    under_churn(
+        tiny_map(mode, 4, SeededState(2)),
+        "iter, 4 shards",
+        via_iter,
+    );
 }
 
-#[test]
-fn iter_blocking_resizes() {
-    let map = common::Config::tiny(2, ResizeMode::Blocking).build(SeededState(3));
-    under_churn(map, "iter, blocking", via_iter);
-}
-
-#[test]
-fn iter_many_equal_hashes() {
+fn iter_many_equal_hashes(mode: ResizeMode) {
     // A few hundred distinct hashes for thousands of keys: long chains, and
     // many entries sharing one position (they must stay in one chunk).
     let hasher = FewHashesState {
         classes: 97,
         seed: 4,
     };
-    under_churn(tiny_map(2, hasher), "iter, equal hashes", via_iter);
+    under_churn(tiny_map(mode, 2, hasher), "iter, equal hashes", via_iter);
 }
 
-#[test]
-fn keys_and_values() {
-    under_churn(tiny_map(2, SeededState(5)), "keys()", |map, slow| {
+fn keys_and_values(mode: ResizeMode) {
+    under_churn(tiny_map(mode, 2, SeededState(5)), "keys()", |map, slow| {
         map.keys()
             .enumerate()
             .map(|(n, k)| {
@@ -316,62 +310,71 @@ fn keys_and_values() {
             })
             .collect()
     });
-    under_churn(tiny_map(2, SeededState(6)), "values()", |map, slow| {
-        // Values carry their key.
-        map.values()
-            .enumerate()
-            .map(|(n, v)| {
-                maybe_yield(slow, n);
-                (v.0, *v)
-            })
-            .collect()
-    });
+    under_churn(
+        tiny_map(mode, 2, SeededState(6)),
+        "values()",
+        |map, slow| {
+            // Values carry their key.
+            map.values()
+                .enumerate()
+                .map(|(n, v)| {
+                    maybe_yield(slow, n);
+                    (v.0, *v)
+                })
+                .collect()
+        },
+    );
 }
 
-#[test]
-fn pinned_iter() {
-    under_churn(tiny_map(2, SeededState(7)), "pin().iter()", |map, slow| {
-        let pinned = map.pin();
-        let items: Vec<_> = pinned
-            .iter()
-            .enumerate()
-            .map(|(n, (k, v))| {
-                maybe_yield(slow, n);
-                (*k, *v)
-            })
-            .collect();
-        let keys: HashSet<u64> = pinned.keys().copied().collect();
-        for k in 0..STABLE {
-            assert!(keys.contains(&k), "pinned keys() missed stable key {k}");
-        }
-        items
-    });
+fn pinned_iter(mode: ResizeMode) {
+    under_churn(
+        tiny_map(mode, 2, SeededState(7)),
+        "pin().iter()",
+        |map, slow| {
+            let pinned = map.pin();
+            let items: Vec<_> = pinned
+                .iter()
+                .enumerate()
+                .map(|(n, (k, v))| {
+                    maybe_yield(slow, n);
+                    (*k, *v)
+                })
+                .collect();
+            let keys: HashSet<u64> = pinned.keys().copied().collect();
+            for k in 0..STABLE {
+                assert!(keys.contains(&k), "pinned keys() missed stable key {k}");
+            }
+            items
+        },
+    );
 }
 
-#[test]
-fn retain_keeping_everything() {
-    under_churn(tiny_map(2, SeededState(8)), "retain(true)", |map, slow| {
-        let mut visited = Vec::new();
-        map.retain(|k, v| {
-            maybe_yield(slow, visited.len());
-            visited.push((*k, *v));
-            true
-        });
-        for k in 0..STABLE {
-            assert!(
-                map.contains_key(&k),
-                "retain(|_, _| true) removed stable key {k}"
-            );
-        }
-        visited
-    });
+fn retain_keeping_everything(mode: ResizeMode) {
+    under_churn(
+        tiny_map(mode, 2, SeededState(8)),
+        "retain(true)",
+        |map, slow| {
+            let mut visited = Vec::new();
+            map.retain(|k, v| {
+                maybe_yield(slow, visited.len());
+                visited.push((*k, *v));
+                true
+            });
+            for k in 0..STABLE {
+                assert!(
+                    map.contains_key(&k),
+                    "retain(|_, _| true) removed stable key {k}"
+                );
+            }
+            visited
+        },
+    );
 }
 
-#[test]
-fn retain_removing_churn_keys() {
+fn retain_removing_churn_keys(mode: ResizeMode) {
     let removed_churn = AtomicU64::new(0);
     under_churn_until(
-        tiny_map(1, SeededState(9)),
+        tiny_map(mode, 1, SeededState(9)),
         "retain(stable only)",
         |map, slow| {
             let mut visited = Vec::new();
@@ -397,17 +400,15 @@ fn retain_removing_churn_keys() {
 }
 
 /// Many more iterations and a larger burst.
-#[test]
-#[ignore = "soak: about a minute"]
-fn iteration_soak() {
+fn iteration_soak(mode: ResizeMode) {
     for round in 0..300 {
         under_churn(
-            tiny_map(1 << (round % 3), SeededState(round)),
+            tiny_map(mode, 1 << (round % 3), SeededState(round)),
             "soak iter",
             via_iter,
         );
         under_churn(
-            tiny_map(2, SeededState(round)),
+            tiny_map(mode, 2, SeededState(round)),
             "soak retain",
             |map, slow| {
                 let mut visited = Vec::new();
@@ -421,3 +422,15 @@ fn iteration_soak() {
         );
     }
 }
+
+common::each_mode!(
+    iter_one_shard,
+    iter_four_shards,
+    iter_many_equal_hashes,
+    keys_and_values,
+    pinned_iter,
+    retain_keeping_everything,
+    retain_removing_churn_keys,
+    #[ignore = "soak: about a minute"]
+    iteration_soak,
+);

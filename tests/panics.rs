@@ -15,7 +15,7 @@
 //!   half-applied a write before a panic, or applied a write whose closure
 //!   panicked, fails these comparisons.
 //! - **Exactly-once drops.** Every key and value carries a token registered in
-//!   a [`Tracker`]; dropping a token twice counts a double drop, a token never
+//!   a [`Registry`]; dropping a token twice counts a double drop, a token never
 //!   dropped is a leak. After the threads are joined and `reclaim()` has run
 //!   every deferred destructor, the live tokens must be exactly the map's
 //!   entries; after the map is dropped, none. A leaked unpublished entry (say,
@@ -33,12 +33,12 @@ use std::cell::Cell;
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{panic_message, watchdog, within, MixState};
+use common::{panic_message, watchdog, within, MixState, Registry, Token};
 use evacmap::{Computed, HashMap, Op, ResizeMode};
 use rand::{Rng, SeedableRng};
 
@@ -137,54 +137,6 @@ fn quiet_injected_panics() {
 // ---------------------------------------------------------------------------
 // Drop tracking.
 
-/// Live tokens of one test; a token dropped twice is counted.
-#[derive(Default)]
-struct Tracker {
-    next: AtomicU64,
-    live: Mutex<HashSet<u64>>,
-    double_drops: AtomicUsize,
-}
-
-impl Tracker {
-    fn live(&self) -> usize {
-        self.live.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-}
-
-struct Token {
-    id: u64,
-    tracker: Arc<Tracker>,
-}
-
-impl Token {
-    fn new(tracker: &Arc<Tracker>) -> Token {
-        let id = tracker.next.fetch_add(1, SeqCst);
-        tracker
-            .live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id);
-        Token {
-            id,
-            tracker: Arc::clone(tracker),
-        }
-    }
-}
-
-impl Drop for Token {
-    fn drop(&mut self) {
-        let removed = self
-            .tracker
-            .live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.id);
-        if !removed {
-            self.tracker.double_drops.fetch_add(1, SeqCst);
-        }
-    }
-}
-
 /// A key whose `Hash`, `Eq` and `Clone` may panic. Keys `2n` and `2n + 1`
 /// hash alike, so `Eq` also runs on unequal keys.
 struct PKey {
@@ -193,10 +145,10 @@ struct PKey {
 }
 
 impl PKey {
-    fn new(id: u64, t: &Arc<Tracker>) -> PKey {
+    fn new(id: u64, t: &Arc<Registry>) -> PKey {
         PKey {
             id,
-            _token: Token::new(t),
+            _token: t.token(),
         }
     }
 }
@@ -219,7 +171,7 @@ impl Clone for PKey {
         maybe_panic(CLONE);
         PKey {
             id: self.id,
-            _token: Token::new(&self._token.tracker),
+            _token: self._token.clone(),
         }
     }
 }
@@ -230,18 +182,12 @@ struct Val {
 }
 
 impl Val {
-    fn new(data: u64, t: &Arc<Tracker>) -> Val {
+    fn new(data: u64, t: &Arc<Registry>) -> Val {
         Val {
             data,
-            _token: Token::new(t),
+            _token: t.token(),
         }
     }
-}
-
-/// The shard a hash lands in (the top bits; see `RawMap::shard`).
-fn shard_of(hash: u64, shards: usize) -> usize {
-    let bits = shards.trailing_zeros();
-    ((hash >> 1) >> (63 - bits)) as usize
 }
 
 type Map = HashMap<PKey, Val, MixState>;
@@ -262,20 +208,13 @@ const MODES: [ResizeMode; 2] = [ResizeMode::Incremental { step: 1 }, ResizeMode:
 
 /// Inserts (then removes) one key in every shard from a fresh thread under
 /// a watchdog: a shard lock leaked by a panic makes this time out.
-fn assert_no_lock_held(map: &Arc<Map>, keys: &Arc<Tracker>, vals: &Arc<Tracker>) {
-    let shards = map.shards();
-    let mut probes = vec![None; shards];
-    let mut id = 1u64 << 50;
-    while probes.iter().any(Option::is_none) {
-        let s = shard_of(MixState.hash_one(PKey::new(id, keys)), shards);
-        if probes[s].is_none() {
-            probes[s] = Some(id);
-        }
-        id += 2;
-    }
+fn assert_no_lock_held(map: &Arc<Map>, keys: &Arc<Registry>, vals: &Arc<Registry>) {
+    let probes = common::one_per_shard(map.shards(), ((1u64 << 50)..).step_by(2), |&id| {
+        MixState.hash_one(PKey::new(id, keys))
+    });
     let (map, keys, vals) = (Arc::clone(map), Arc::clone(keys), Arc::clone(vals));
     within("insert into every shard after the panics", move || {
-        for id in probes.into_iter().flatten() {
+        for id in probes {
             assert!(map
                 .insert(PKey::new(id, &keys), Val::new(7, &vals))
                 .is_none());
@@ -302,7 +241,7 @@ fn reclaim_all(map: &Map) {
 
 /// The map's contents, by key id; checks that iteration yields each key once,
 /// that `get` agrees with it and `len` counts it.
-fn snapshot(map: &Map, keys: &Arc<Tracker>) -> BTreeMap<u64, u64> {
+fn snapshot(map: &Map, keys: &Arc<Registry>) -> BTreeMap<u64, u64> {
     let mut seen = BTreeMap::new();
     for r in map.iter() {
         assert!(
@@ -354,8 +293,8 @@ fn worker(
     ops: usize,
     own_keys: u64,
     per_mille: u64,
-    keys: &Arc<Tracker>,
-    vals: &Arc<Tracker>,
+    keys: &Arc<Registry>,
+    vals: &Arc<Registry>,
 ) -> Outcome {
     let mut rng = rand::rngs::StdRng::seed_from_u64(0xE7AC ^ thread_no);
     let base = (thread_no + 1) << 32;
@@ -575,15 +514,15 @@ fn worker(
     }
 }
 
-fn key_of(id: u64, keys: &Arc<Tracker>) -> PKey {
+fn key_of(id: u64, keys: &Arc<Registry>) -> PKey {
     PKey::new(id, keys)
 }
 
 fn storm(mode: ResizeMode, shards: usize) {
     quiet_injected_panics();
     let (threads, ops, own) = if MIRI { (2, 40, 6) } else { (4, 4000, 48) };
-    let keys = Arc::new(Tracker::default());
-    let vals = Arc::new(Tracker::default());
+    let keys = Registry::new();
+    let vals = Registry::new();
     let map = Arc::new(new_map(shards, mode));
     for c in 0..COUNTERS {
         map.insert(key_of(SHARED + c, &keys), Val::new(0, &vals));
@@ -638,12 +577,8 @@ fn storm(mode: ResizeMode, shards: usize) {
 
     // Nothing leaked, nothing dropped twice.
     reclaim_all(&map);
-    assert_eq!(
-        vals.double_drops.load(SeqCst),
-        0,
-        "a value was dropped twice"
-    );
-    assert_eq!(keys.double_drops.load(SeqCst), 0, "a key was dropped twice");
+    assert_eq!(vals.double_drops(), 0, "a value was dropped twice");
+    assert_eq!(keys.double_drops(), 0, "a key was dropped twice");
     assert_eq!(vals.live(), map.len(), "live values != entries (leak)");
     assert_eq!(keys.live(), map.len(), "live keys != entries (leak)");
     // Still fully usable; clear frees everything once reclaimed.
@@ -656,10 +591,7 @@ fn storm(mode: ResizeMode, shards: usize) {
     drop(map);
     assert_eq!(vals.live(), 0, "values leaked after the map was dropped");
     assert_eq!(keys.live(), 0, "keys leaked after the map was dropped");
-    assert_eq!(
-        vals.double_drops.load(SeqCst) + keys.double_drops.load(SeqCst),
-        0
-    );
+    assert_eq!(vals.double_drops() + keys.double_drops(), 0);
 }
 
 #[test]
@@ -685,8 +617,8 @@ fn storm_single_shard() {
 fn every_site_panics_cleanly() {
     quiet_injected_panics();
     for mode in MODES {
-        let keys = Arc::new(Tracker::default());
-        let vals = Arc::new(Tracker::default());
+        let keys = Registry::new();
+        let vals = Registry::new();
         let map = Arc::new(new_map(4, mode));
         let n = if MIRI { 8 } else { 64 };
         for id in 0..n {
@@ -804,10 +736,7 @@ fn every_site_panics_cleanly() {
         drop(ops);
         drop(map);
         assert_eq!((vals.live(), keys.live()), (0, 0), "leak after drop");
-        assert_eq!(
-            vals.double_drops.load(SeqCst) + keys.double_drops.load(SeqCst),
-            0
-        );
+        assert_eq!(vals.double_drops() + keys.double_drops(), 0);
     }
 }
 
@@ -825,8 +754,8 @@ fn every_site_panics_cleanly() {
 #[test]
 fn get_or_insert_with_initialiser_panic_alone() {
     quiet_injected_panics();
-    let keys = Arc::new(Tracker::default());
-    let vals = Arc::new(Tracker::default());
+    let keys = Registry::new();
+    let vals = Registry::new();
     let map = new_map(2, MODES[0]);
     map.insert(key_of(100, &keys), Val::new(1, &vals));
     let r = injected(CLOSURE, 1000, 1, || {
@@ -855,17 +784,14 @@ fn get_or_insert_with_initialiser_panic_alone() {
     assert_eq!((keys.live(), vals.live()), (2, 2));
     drop(map);
     assert_eq!((keys.live(), vals.live()), (0, 0));
-    assert_eq!(
-        keys.double_drops.load(SeqCst) + vals.double_drops.load(SeqCst),
-        0
-    );
+    assert_eq!(keys.double_drops() + vals.double_drops(), 0);
 }
 
 #[test]
 fn get_or_insert_with_nobody_waits_for_a_panicking_initialiser() {
     quiet_injected_panics();
-    let keys = Arc::new(Tracker::default());
-    let vals = Arc::new(Tracker::default());
+    let keys = Registry::new();
+    let vals = Registry::new();
     let map = Arc::new(new_map(2, MODES[0]));
     let (in_make_tx, in_make_rx) = mpsc::channel::<()>();
     let (b_done_tx, b_done_rx) = mpsc::channel::<u64>();
@@ -917,8 +843,8 @@ fn get_or_insert_with_nobody_waits_for_a_panicking_initialiser() {
 
 #[test]
 fn get_or_insert_with_loser_gets_the_winner_and_its_value_is_dropped() {
-    let keys = Arc::new(Tracker::default());
-    let vals = Arc::new(Tracker::default());
+    let keys = Registry::new();
+    let vals = Registry::new();
     let map = new_map(2, MODES[0]);
     let got = map.get_or_insert_with(key_of(5, &keys), || {
         // Another insert of the same key wins while this make runs.
@@ -944,8 +870,8 @@ fn clear_and_retain_under_panics() {
     quiet_injected_panics();
     let (threads, ops) = if MIRI { (2, 30) } else { (3, 3000) };
     for mode in MODES {
-        let keys = Arc::new(Tracker::default());
-        let vals = Arc::new(Tracker::default());
+        let keys = Registry::new();
+        let vals = Registry::new();
         let map = Arc::new(new_map(4, mode));
         let hs: Vec<_> = (0..threads)
             .map(|t| {
@@ -1002,10 +928,7 @@ fn clear_and_retain_under_panics() {
         reclaim_all(&map);
         assert_eq!(vals.live(), map.len(), "value leak");
         assert_eq!(keys.live(), map.len(), "key leak");
-        assert_eq!(
-            vals.double_drops.load(SeqCst) + keys.double_drops.load(SeqCst),
-            0
-        );
+        assert_eq!(vals.double_drops() + keys.double_drops(), 0);
         drop(map);
         assert_eq!((keys.live(), vals.live()), (0, 0));
     }
@@ -1106,8 +1029,8 @@ fn iteration_never_yields_a_reinserted_key_twice() {
 #[test]
 fn eq_panic_under_the_lock_drops_the_entry_after_the_lookup() {
     quiet_injected_panics();
-    let keys = Arc::new(Tracker::default());
-    let vals = Arc::new(Tracker::default());
+    let keys = Registry::new();
+    let vals = Registry::new();
     let map = new_map(1, MODES[0]);
     map.insert(key_of(1, &keys), Val::new(1, &vals));
     // insert of a present key: swap → locate → Eq panics under the lock.

@@ -14,44 +14,30 @@ mod common;
 
 use std::collections::HashMap as StdMap;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier};
 use std::thread;
 
-use common::{scaled, ConstState, FewHashesState};
+use common::{scaled, ConstState, FewHashesState, Registry, Token};
 use evacmap::{Computed, HashMap, Op, ResizeMode, TryReserveError};
 
 // ---- drop accounting ----
 
-/// Counts drops per id: each value must be dropped exactly once.
-#[derive(Default)]
-struct Drops(Mutex<StdMap<u64, usize>>);
-
-impl Drops {
-    fn count(&self, id: u64) -> usize {
-        self.0.lock().unwrap().get(&id).copied().unwrap_or(0)
-    }
-    fn assert_each_once(&self, ids: impl IntoIterator<Item = u64>) {
-        let seen = self.0.lock().unwrap();
-        for id in ids {
-            assert_eq!(seen.get(&id).copied(), Some(1), "value {id} dropped once");
-        }
-        assert!(seen.values().all(|&n| n == 1), "a value dropped twice");
-    }
-}
-
+/// A value whose drops the registry counts under the id it was made with;
+/// `id` and `payload` are its contents, which the exclusive-access tests
+/// change in place (together: `Val::drop` checks that they still agree).
 struct Val {
     id: u64,
     /// A heap box, so that a use after free shows under Miri.
     payload: Box<u64>,
-    drops: Arc<Drops>,
+    _token: Token,
 }
 
 impl Val {
-    fn new(id: u64, drops: &Arc<Drops>) -> Self {
+    fn new(id: u64, drops: &Arc<Registry>) -> Self {
         Val {
             id,
             payload: Box::new(id),
-            drops: Arc::clone(drops),
+            _token: drops.token_with_id(id),
         }
     }
 }
@@ -59,14 +45,13 @@ impl Val {
 impl Drop for Val {
     fn drop(&mut self) {
         assert_eq!(*self.payload, self.id, "value corrupted");
-        *self.drops.0.lock().unwrap().entry(self.id).or_default() += 1;
     }
 }
 
 /// A one-shard map moving to a bigger table one bucket per write, caught
 /// with the resize still pending; keys share few hashes, so chains
 /// overflow.
-fn migrating_map(n: u64, drops: &Arc<Drops>) -> HashMap<u64, Val, FewHashesState> {
+fn migrating_map(n: u64, drops: &Arc<Registry>) -> HashMap<u64, Val, FewHashesState> {
     let map = HashMap::builder()
         .shards(1)
         .resize_mode(ResizeMode::Incremental { step: 1 })
@@ -93,7 +78,7 @@ const N: u64 = scaled(300, 70) as u64;
 
 #[test]
 fn get_mut_changes_values_in_place_during_a_resize() {
-    let drops = Arc::new(Drops::default());
+    let drops = Registry::new();
     let mut map = migrating_map(N, &drops);
     for k in 0..N {
         let v = map.get_mut(&k).expect("present");
@@ -107,14 +92,15 @@ fn get_mut_changes_values_in_place_during_a_resize() {
         assert_eq!(*map.get(&k).unwrap().payload, k + 1000);
     }
     // In place: nothing was replaced, so nothing was dropped yet.
-    assert_eq!(drops.0.lock().unwrap().len(), 0);
+    assert_eq!(drops.dropped(), 0);
     drop(map);
-    drops.assert_each_once((0..N).map(|k| k + 1000));
+    // Dropped once each, and `Val::drop` saw the changed contents.
+    drops.assert_dropped_once(0..N, "get_mut");
 }
 
 #[test]
 fn iter_mut_and_values_mut_visit_every_entry_once_during_a_resize() {
-    let drops = Arc::new(Drops::default());
+    let drops = Registry::new();
     let mut map = migrating_map(N, &drops);
     let mut seen = StdMap::new();
     for (k, v) in map.iter_mut() {
@@ -136,12 +122,12 @@ fn iter_mut_and_values_mut_visit_every_entry_once_during_a_resize() {
         *map.get_mut(&k).unwrap().payload = k;
     }
     drop(map);
-    drops.assert_each_once(0..N);
+    drops.assert_dropped_once(0..N, "parity");
 }
 
 #[test]
 fn drain_yields_each_entry_once_and_leaves_a_usable_empty_map() {
-    let drops = Arc::new(Drops::default());
+    let drops = Registry::new();
     let mut map = migrating_map(N, &drops);
     let mut ids: Vec<u64> = map
         .drain()
@@ -152,7 +138,7 @@ fn drain_yields_each_entry_once_and_leaves_a_usable_empty_map() {
         .collect();
     ids.sort_unstable();
     assert_eq!(ids, (0..N).collect::<Vec<_>>());
-    drops.assert_each_once(0..N);
+    drops.assert_dropped_once(0..N, "parity");
     assert!(map.is_empty());
     assert_eq!(map.iter().count(), 0);
     let stats = map.stats();
@@ -165,26 +151,26 @@ fn drain_yields_each_entry_once_and_leaves_a_usable_empty_map() {
     assert_eq!(map.len() as u64, N);
     assert_eq!(map.get(&7).unwrap().id, N + 7);
     drop(map);
-    drops.assert_each_once(0..2 * N);
+    drops.assert_dropped_once(0..2 * N, "parity");
 }
 
 #[test]
 fn a_drain_dropped_early_removes_and_drops_the_rest() {
-    let drops = Arc::new(Drops::default());
+    let drops = Registry::new();
     let mut map = migrating_map(N, &drops);
     let taken: Vec<(u64, Val)> = map.drain().take(10).collect();
     assert_eq!(taken.len(), 10);
     assert!(map.is_empty(), "the rest is removed when the drain drops");
-    let dropped = (0..N).filter(|&k| drops.count(k) == 1).count();
+    let dropped = (0..N).filter(|&k| drops.drops_of(k) == 1).count();
     assert_eq!(dropped as u64, N - 10, "the rest is dropped then");
     drop(taken);
-    drops.assert_each_once(0..N);
+    drops.assert_dropped_once(0..N, "parity");
     assert_eq!(map.drain().count(), 0);
 }
 
 #[test]
 fn a_leaked_drain_leaves_the_map_consistent() {
-    let drops = Arc::new(Drops::default());
+    let drops = Registry::new();
     let mut map = migrating_map(N, &drops);
     let mut drain = map.drain();
     let first: Vec<_> = drain.by_ref().take(5).collect();
@@ -196,42 +182,42 @@ fn a_leaked_drain_leaves_the_map_consistent() {
     }
     drop(first);
     drop(map);
-    drops.assert_each_once(0..N);
+    drops.assert_dropped_once(0..N, "parity");
 }
 
 #[test]
 fn into_iter_into_keys_into_values_own_each_entry_once() {
-    let drops = Arc::new(Drops::default());
+    let drops = Registry::new();
     let map = migrating_map(N, &drops);
     let mut ids: Vec<u64> = map.into_iter().map(|(k, v)| k.min(v.id)).collect();
     ids.sort_unstable();
     assert_eq!(ids, (0..N).collect::<Vec<_>>());
-    drops.assert_each_once(0..N);
+    drops.assert_dropped_once(0..N, "parity");
 
-    let drops = Arc::new(Drops::default());
+    let drops = Registry::new();
     let mut keys: Vec<u64> = migrating_map(N, &drops).into_keys().collect();
     keys.sort_unstable();
     assert_eq!(keys, (0..N).collect::<Vec<_>>());
-    drops.assert_each_once(0..N);
+    drops.assert_dropped_once(0..N, "parity");
 
-    let drops = Arc::new(Drops::default());
+    let drops = Registry::new();
     let sum: u64 = migrating_map(N, &drops).into_values().map(|v| v.id).sum();
     assert_eq!(sum, N * (N - 1) / 2);
-    drops.assert_each_once(0..N);
+    drops.assert_dropped_once(0..N, "parity");
 }
 
 #[test]
 fn a_partly_consumed_into_iter_drops_the_rest_once() {
-    let drops = Arc::new(Drops::default());
+    let drops = Registry::new();
     let mut iter = migrating_map(N, &drops).into_iter();
     let some: Vec<_> = iter.by_ref().take(7).collect();
     drop(iter);
     assert_eq!(
-        (0..N).filter(|&k| drops.count(k) == 1).count() as u64,
+        (0..N).filter(|&k| drops.drops_of(k) == 1).count() as u64,
         N - 7
     );
     drop(some);
-    drops.assert_each_once(0..N);
+    drops.assert_dropped_once(0..N, "parity");
 }
 
 #[test]
@@ -579,7 +565,7 @@ fn pinned_read_modify_write_lends_plain_references() {
 
 #[test]
 fn pinned_references_outlive_removal_while_the_handle_lives() {
-    let drops = Arc::new(Drops::default());
+    let drops = Registry::new();
     let map = HashMap::new();
     map.insert(1, Val::new(1, &drops));
     let pinned = map.pin();
@@ -595,9 +581,9 @@ fn pinned_references_outlive_removal_while_the_handle_lives() {
     drop(pinned);
     drop(map);
     common::flush_until(std::time::Duration::from_secs(20), || {
-        drops.count(1) == 1 && drops.count(101) == 1
+        drops.drops_of(1) == 1 && drops.drops_of(101) == 1
     });
-    drops.assert_each_once([1, 101]);
+    drops.assert_dropped_once([1, 101], "parity");
 }
 
 // ---- traits ----

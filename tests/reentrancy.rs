@@ -59,9 +59,14 @@ fn quiet_expected_panics() {
 
 const SHARDS: usize = 4;
 
-fn shard_of<K: Hash>(key: &K) -> usize {
-    let bits = SHARDS.trailing_zeros();
-    ((MixState.hash_one(key) >> 1) >> (63 - bits)) as usize
+/// The first key from `from` on that is (`same`) or is not in key 1's shard,
+/// found through the public API (`common::same_shard`): no copy of the
+/// map's shard formula. (`RKey(k)` hashes as `k` does.)
+fn near_key_1(from: u64, same: bool) -> u64 {
+    let one = MixState.hash_one(1u64);
+    (from..)
+        .find(|k| common::same_shard(SHARDS, MixState.hash_one(k), one) == same)
+        .unwrap()
 }
 
 type Map = HashMap<u64, u64, MixState>;
@@ -70,8 +75,8 @@ type Map = HashMap<u64, u64, MixState>;
 /// shard.
 fn keys() -> (u64, u64, u64) {
     let k0 = 1u64;
-    let same = (2..).find(|k| shard_of(k) == shard_of(&k0)).unwrap();
-    let other = (2..).find(|k| shard_of(k) != shard_of(&k0)).unwrap();
+    let same = near_key_1(2, true);
+    let other = near_key_1(2, false);
     (k0, same, other)
 }
 
@@ -616,7 +621,6 @@ fn callback(what: Callback) {
     DEPTH.with(|d| d.set(1));
     let _reset = Reset;
     CALLBACKS.with(|c| c.set(c.get() + 1));
-    let one_shard = shard_of(&RKey(1));
     match what {
         Callback::None => {}
         Callback::Read => {
@@ -625,12 +629,10 @@ fn callback(what: Callback) {
             let _ = map.iter().count();
         }
         Callback::WriteSameShard => {
-            let k = (1000..).find(|k| shard_of(&RKey(*k)) == one_shard).unwrap();
-            map.insert(RKey(k), 1);
+            map.insert(RKey(callback_keys().0), 1);
         }
         Callback::WriteOtherShard => {
-            let k = (1000..).find(|k| shard_of(&RKey(*k)) != one_shard).unwrap();
-            map.insert(RKey(k), 1);
+            map.insert(RKey(callback_keys().1), 1);
         }
         Callback::Clear => map.clear(),
         Callback::Reserve => map.reserve(10_000),
@@ -676,7 +678,16 @@ fn with_callbacks(
     })
 }
 
+/// A key of key 1's shard and one of another shard, for the callbacks;
+/// computed before any callback runs (`rmap`), since finding them uses a
+/// probe map.
+fn callback_keys() -> (u64, u64) {
+    static KEYS: OnceLock<(u64, u64)> = OnceLock::new();
+    *KEYS.get_or_init(|| (near_key_1(1000, true), near_key_1(1000, false)))
+}
+
 fn rmap() -> Arc<RMap> {
+    callback_keys();
     let map: RMap = HashMap::builder()
         .shards(SHARDS)
         .hasher(MixState)

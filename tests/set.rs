@@ -3,11 +3,13 @@
 //! each), std's `insert`/`replace`/`take` contract, drops, and the standard
 //! traits.
 
+mod common;
+
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Barrier};
+use std::sync::Barrier;
 use std::thread;
 
+use common::{Registry, Token};
 use evacmap::{HashSet, PinnedSet};
 use static_assertions::{assert_impl_all, assert_not_impl_any};
 
@@ -183,10 +185,10 @@ fn get_and_take_lend_the_element_behind_a_guard() {
     assert!(pinned.take("fig").is_none());
 }
 
-/// Counts its drops in a shared counter.
+/// An element whose drops the registry counts.
 struct Counted {
     key: u32,
-    drops: Arc<AtomicUsize>,
+    _token: Token,
 }
 impl PartialEq for Counted {
     fn eq(&self, other: &Self) -> bool {
@@ -199,18 +201,13 @@ impl Hash for Counted {
         self.key.hash(state);
     }
 }
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.drops.fetch_add(1, Relaxed);
-    }
-}
 
 #[test]
 fn every_element_is_dropped_exactly_once() {
-    let drops = Arc::new(AtomicUsize::new(0));
+    let reg = Registry::new();
     let counted = |key| Counted {
         key,
-        drops: drops.clone(),
+        _token: reg.token(),
     };
     let set = HashSet::new();
     for key in 0..100 {
@@ -218,37 +215,19 @@ fn every_element_is_dropped_exactly_once() {
     }
     // A rejected duplicate is dropped by the insert that rejected it.
     assert!(!set.insert(counted(5)));
-    assert_eq!(drops.load(Relaxed), 1);
+    assert_eq!(reg.dropped(), 1);
     // Removed elements and cleared ones are dropped through the epoch.
     assert!(set.remove(&counted(6)));
     set.retain(|c| c.key % 2 == 0);
     drop(set);
-    // The probe values built for `remove` count too.
-    let probes = 1;
-    let mut spins = 0;
-    while drops.load(Relaxed) < 101 + probes && spins < 10_000 {
-        // Advance the epoch so that deferred drops run.
-        crossbeam_epoch_flush();
-        spins += 1;
-    }
-    assert_eq!(drops.load(Relaxed), 101 + probes, "no element leaked");
+    // 100 elements, the rejected duplicate and the probe built for `remove`.
+    assert_eq!(reg.created(), 102);
+    reg.wait_all_dropped_once("set dropped");
+    // A late second drop would show after more collections.
     for _ in 0..100 {
-        crossbeam_epoch_flush();
+        crossbeam_epoch::pin().flush();
     }
-    assert_eq!(
-        drops.load(Relaxed),
-        101 + probes,
-        "no element dropped twice"
-    );
-}
-
-/// Lets the global epoch advance: a fresh map's `reclaim` flushes this
-/// thread's deferred garbage and collects.
-fn crossbeam_epoch_flush() {
-    let other: evacmap::HashMap<u8, u8> = evacmap::HashMap::new();
-    other.insert(1, 1);
-    other.remove(&1);
-    other.reclaim();
+    reg.assert_all_dropped_once("set dropped, then collections");
 }
 
 #[test]

@@ -9,24 +9,13 @@
 //! One test in its own binary: the queue is process-wide, so writes of
 //! concurrently running tests would advance it and blur the per-write counts.
 
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+mod common;
 
+use common::{Registry, Token};
 use evacmap::HashMap;
 
-static DROPS: AtomicUsize = AtomicUsize::new(0);
-
-/// A value that counts its drops.
-struct Counted;
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        DROPS.fetch_add(1, SeqCst);
-    }
-}
-
-fn drops() -> usize {
-    DROPS.load(SeqCst)
-}
+/// A value whose drops the registry counts.
+struct Counted(#[allow(dead_code)] Token);
 
 const N: usize = if cfg!(miri) { 3_000 } else { 200_000 };
 
@@ -36,9 +25,11 @@ const MOST_PER_WRITE: usize = 128 * 16;
 
 #[test]
 fn clear_frees_a_big_map_a_slice_per_write() {
+    let reg = Registry::new();
+    let drops = || reg.dropped();
     let map: HashMap<u64, Counted> = HashMap::new();
     for k in 0..N as u64 {
-        map.insert(k, Counted);
+        map.insert(k, Counted(reg.token()));
     }
     map.reclaim();
     assert_eq!(drops(), 0);
@@ -84,10 +75,11 @@ fn clear_frees_a_big_map_a_slice_per_write() {
 
     // `reclaim()` does not wait for writes: it finishes the queued work.
     for k in 0..N as u64 {
-        map.insert(k, Counted);
+        map.insert(k, Counted(reg.token()));
     }
     map.clear();
     let report = map.reclaim();
     assert_eq!(report.pending_bytes, 0, "{}", map.stats());
     assert_eq!(drops(), 2 * N);
+    reg.assert_all_dropped_once("two cleared maps' worth");
 }

@@ -1,9 +1,16 @@
-//! Helpers shared by the integration tests: deterministic and degenerate
-//! hashers, map construction from a small configuration, epoch flushing, and
-//! the watchdog and panic-output helpers of the hardening tests.
+//! Helpers shared by the integration tests: the drop registry
+//! ([`drops`]), the resize-mode matrix ([`MODES`], [`each_mode!`]), shard
+//! grouping through the public API ([`one_per_shard`], [`same_shard`]), deterministic
+//! and degenerate hashers, map construction from a small configuration,
+//! epoch flushing, and the watchdog and panic-output helpers of the
+//! hardening tests.
 #![allow(dead_code)]
 
+pub mod drops;
 pub mod linearize;
+
+#[allow(unused_imports)]
+pub use drops::{Registry, Token};
 
 use std::any::Any;
 use std::hash::{BuildHasher, Hasher};
@@ -162,6 +169,141 @@ impl Hasher for FewHashesHasher {
     fn write(&mut self, bytes: &[u8]) {
         self.inner.write(bytes);
     }
+}
+
+// ---------------------------------------------------------------------------
+// The configuration matrix.
+
+/// Every resize mode the builder offers, as the contract tests run them:
+/// incremental one bucket per write (the longest migrations, so operations
+/// meet half-moved shards most often), incremental at the default step, and
+/// blocking.
+pub const MODES: [ResizeMode; 3] = [
+    ResizeMode::Incremental { step: 1 },
+    ResizeMode::Incremental { step: 16 },
+    ResizeMode::Blocking,
+];
+
+/// Runs test functions under every mode of [`MODES`], one `#[test]` per
+/// mode so that a failure names its mode. Each named function takes the
+/// mode (`fn name(mode: ResizeMode)`) and builds its maps with it; the
+/// macro defines a module of the same name holding `name::incremental_1`,
+/// `name::incremental_16` and `name::blocking` (a harness filter naming
+/// `name` runs all three). Attributes before a name go on its tests.
+///
+/// ```ignore
+/// fn clear_frees(mode: ResizeMode) {
+///     let map = common::Config::tiny(2, mode).build(SeededState(1));
+///     ...
+/// }
+/// common::each_mode!(clear_frees, #[ignore = "soak"] long_soak);
+/// ```
+///
+/// Under Miri only `incremental_1` runs (the others are ignored): Miri
+/// interprets each test slowly, and step 1 keeps migrations pending longest.
+#[allow(unused_macros)]
+macro_rules! each_mode {
+    ($($(#[$attr:meta])* $name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            $(#[$attr])*
+            fn incremental_1() {
+                super::$name($crate::common::MODES[0]);
+            }
+
+            #[test]
+            #[cfg_attr(miri, ignore = "Miri runs the step-1 mode only")]
+            $(#[$attr])*
+            fn incremental_16() {
+                super::$name($crate::common::MODES[1]);
+            }
+
+            #[test]
+            #[cfg_attr(miri, ignore = "Miri runs the step-1 mode only")]
+            $(#[$attr])*
+            fn blocking() {
+                super::$name($crate::common::MODES[2]);
+            }
+        }
+    )*};
+}
+#[allow(unused_imports)]
+pub(crate) use each_mode;
+
+// ---------------------------------------------------------------------------
+// Shards, through the public API only.
+
+/// Hashes a `u64` key to itself: with it, a map's keys *are* hashes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IdentityState;
+
+#[derive(Clone, Debug, Default)]
+pub struct IdentityHasher(u64);
+
+impl BuildHasher for IdentityState {
+    type Hasher = IdentityHasher;
+    fn build_hasher(&self) -> IdentityHasher {
+        IdentityHasher(0)
+    }
+}
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = x;
+    }
+}
+
+/// The first item of `items` that lands in each shard of a map with
+/// `shards` shards, by the item's `hash`, found without the map's private
+/// shard formula: a shard allocates its table on its first insert
+/// (`MapStats::tables` counts one per non-empty shard, and a blocking
+/// resize never leaves two), so a hash that makes a probe map's table count
+/// grow is the first of its shard. Relies only on a key's shard depending on
+/// its hash and the shard count alone. Panics if `items` runs out first.
+pub fn one_per_shard<T>(
+    shards: usize,
+    items: impl IntoIterator<Item = T>,
+    hash: impl Fn(&T) -> u64,
+) -> Vec<T> {
+    let probe: HashMap<u64, (), IdentityState> = HashMap::builder()
+        .shards(shards)
+        .resize_mode(ResizeMode::Blocking)
+        .hasher(IdentityState)
+        .build()
+        .expect("valid shard count");
+    let mut firsts = Vec::with_capacity(shards);
+    for item in items {
+        let before = probe.stats().tables;
+        probe.insert(hash(&item), ());
+        if probe.stats().tables > before {
+            firsts.push(item);
+            if firsts.len() == shards {
+                return firsts;
+            }
+        }
+    }
+    panic!("the items reached {} of {shards} shards", firsts.len());
+}
+
+/// Whether two hashes land in the same shard of a map with `shards` shards
+/// (through the public API, as [`one_per_shard`]).
+pub fn same_shard(shards: usize, a: u64, b: u64) -> bool {
+    let probe: HashMap<u64, (), IdentityState> = HashMap::builder()
+        .shards(shards)
+        .hasher(IdentityState)
+        .build()
+        .expect("valid shard count");
+    probe.insert(a, ());
+    probe.insert(b, ());
+    probe.stats().tables == 1
 }
 
 /// A small map configuration, as the tests draw them.
