@@ -4,6 +4,8 @@
 //! MOVED under the batch) every present key found with its value and every
 //! absent key absent.
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use evacmap::{HashMap, ResizeMode};
@@ -17,14 +19,6 @@ fn stream(seed: u64) -> impl FnMut() -> u64 {
         x ^= x >> 27;
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
-}
-
-fn modes() -> [ResizeMode; 3] {
-    [
-        ResizeMode::Incremental { step: 1 },
-        ResizeMode::Incremental { step: 16 },
-        ResizeMode::Blocking,
-    ]
 }
 
 #[test]
@@ -77,57 +71,56 @@ fn an_empty_map_and_a_map_without_tables_answer_none() {
     assert_eq!(map.pin().get_many([&1, &2]), [Some(&1), None]);
 }
 
+common::each_mode!(a_batch_during_resizes_finds_every_stable_key);
+
 /// One writer grows the map through many resizes (and then empties it of
 /// the keys it added) while readers batch-read keys that stay put: each
 /// stable key must be found with its value and each never-inserted key must
 /// be absent, whatever bucket the batch meets MOVED.
-#[test]
-fn a_batch_during_resizes_finds_every_stable_key() {
+fn a_batch_during_resizes_finds_every_stable_key(mode: ResizeMode) {
     const STABLE: u64 = 4_096;
     const GROWTH: u64 = 200_000;
-    for mode in modes() {
-        let map: HashMap<u64, u64> = HashMap::builder().resize_mode(mode).build().unwrap();
-        for k in 0..STABLE {
-            map.insert(k, !k);
-        }
-        let done = AtomicBool::new(false);
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                for round in 0..2 {
+    let map: HashMap<u64, u64> = HashMap::builder().resize_mode(mode).build().unwrap();
+    for k in 0..STABLE {
+        map.insert(k, !k);
+    }
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for round in 0..2 {
+                for k in STABLE..STABLE + GROWTH {
+                    map.insert(k, k);
+                }
+                if round == 0 {
                     for k in STABLE..STABLE + GROWTH {
-                        map.insert(k, k);
-                    }
-                    if round == 0 {
-                        for k in STABLE..STABLE + GROWTH {
-                            map.remove(&k);
-                        }
+                        map.remove(&k);
                     }
                 }
-                done.store(true, Relaxed);
-            });
-            for seed in 1..=2u64 {
-                let map = &map;
-                let done = &done;
-                s.spawn(move || {
-                    let mut next = stream(seed);
-                    let mut batches = 0u64;
-                    while !done.load(Relaxed) || batches < 100 {
-                        let stable: [u64; 16] = std::array::from_fn(|_| next() % STABLE);
-                        // Keys that are never inserted.
-                        let absent: [u64; 16] = std::array::from_fn(|_| u64::MAX - next() % 1_000);
-                        let pinned = map.pin();
-                        let found = pinned.get_many(stable.each_ref());
-                        for (k, v) in stable.iter().zip(found) {
-                            assert_eq!(v, Some(&!k), "stable key {k} under {mode:?}");
-                        }
-                        let mut none = Vec::new();
-                        pinned.get_many_into(&absent, &mut none);
-                        assert!(none.iter().all(Option::is_none), "{mode:?}");
-                        batches += 1;
-                    }
-                });
             }
+            done.store(true, Relaxed);
         });
-        assert_eq!(map.len() as u64, STABLE + GROWTH);
-    }
+        for seed in 1..=2u64 {
+            let map = &map;
+            let done = &done;
+            s.spawn(move || {
+                let mut next = stream(seed);
+                let mut batches = 0u64;
+                while !done.load(Relaxed) || batches < 100 {
+                    let stable: [u64; 16] = std::array::from_fn(|_| next() % STABLE);
+                    // Keys that are never inserted.
+                    let absent: [u64; 16] = std::array::from_fn(|_| u64::MAX - next() % 1_000);
+                    let pinned = map.pin();
+                    let found = pinned.get_many(stable.each_ref());
+                    for (k, v) in stable.iter().zip(found) {
+                        assert_eq!(v, Some(&!k), "stable key {k} under {mode:?}");
+                    }
+                    let mut none = Vec::new();
+                    pinned.get_many_into(&absent, &mut none);
+                    assert!(none.iter().all(Option::is_none), "{mode:?}");
+                    batches += 1;
+                }
+            });
+        }
+    });
+    assert_eq!(map.len() as u64, STABLE + GROWTH);
 }

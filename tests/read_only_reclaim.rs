@@ -4,19 +4,10 @@
 //! nothing waits for a write that never comes. One test in its own binary:
 //! another test's pins would hold the epoch back.
 
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+mod common;
 
+use common::{Registry, Token};
 use evacmap::HashMap;
-
-static DROPPED: AtomicUsize = AtomicUsize::new(0);
-
-struct Tracked(#[allow(dead_code)] u64);
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        DROPPED.fetch_add(1, Relaxed);
-    }
-}
 
 const ENTRIES: usize = 200_000;
 
@@ -29,19 +20,20 @@ const READ_BOUND: usize = 4 * 128 + 2 * ENTRIES / (128 * 3) + 1_000;
 
 #[test]
 fn a_cleared_map_that_is_only_read_frees_its_entries() {
-    let map: HashMap<u64, Tracked> = HashMap::new();
+    let drops = Registry::new();
+    let map: HashMap<u64, Token> = HashMap::new();
     for k in 0..ENTRIES as u64 {
-        map.insert(k, Tracked(k));
+        map.insert(k, drops.token());
     }
     map.clear();
     assert!(map.is_empty());
-    let before = DROPPED.load(Relaxed);
+    let before = drops.dropped();
     let mut reads = 0;
-    while DROPPED.load(Relaxed) < ENTRIES {
+    while drops.dropped() < ENTRIES {
         assert!(
             reads < 100 * READ_BOUND,
             "after {reads} reads only {} of {ENTRIES} cleared entries were dropped (the first read found {before})",
-            DROPPED.load(Relaxed)
+            drops.dropped()
         );
         assert!(map.get(&(reads as u64)).is_none());
         reads += 1;
@@ -51,5 +43,5 @@ fn a_cleared_map_that_is_only_read_frees_its_entries() {
         reads <= READ_BOUND,
         "{reads} reads to free a cleared map, more than the stated bound {READ_BOUND}"
     );
-    assert_eq!(DROPPED.load(Relaxed), ENTRIES);
+    drops.assert_all_dropped_once("a cleared map's values");
 }
