@@ -12,8 +12,8 @@
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 
-use crate::raw::get_many::GROUP;
 use crate::raw::entry::Entry;
+use crate::raw::get_many::GROUP;
 use crate::sync::epoch::Guard;
 use crate::{HashMap, Pinned};
 

@@ -328,13 +328,13 @@
 
 #![deny(missing_docs, missing_debug_implementations, unsafe_op_in_unsafe_fn)]
 
-mod get_many;
 mod builder;
 pub mod cache;
 mod cloned;
 mod compute;
 mod errors;
 mod exclusive;
+mod get_many;
 mod hasher;
 mod iter;
 mod map;

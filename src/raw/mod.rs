@@ -48,10 +48,10 @@
 //!    per later write (`sliced.rs`); evacuated overflow buckets are retired
 //!    in batches during the migration, so freeing a table visits no bucket.
 
-pub(crate) mod get_many;
 pub(crate) mod bucket;
 pub(crate) mod entry;
 pub(crate) mod exclusive;
+pub(crate) mod get_many;
 pub(crate) mod lock;
 pub(crate) mod migrate;
 // Under loom no table is mapped from the OS (loom cannot model mmap).
