@@ -12,6 +12,7 @@
 //! - [`tag`]: the SWAR tag word of a bucket.
 //! - [`entry`]: immutable, individually allocated entries.
 //! - [`bucket`]: one-cache-line buckets, overflow chains, no tombstones.
+//! - [`alloc`]: bucket-array memory (heap or OS-mapped, always zeroed).
 //! - [`table`]: bucket arrays, positions, sizing thresholds.
 //! - [`lock`]: the shard writer lock, which turns re-entry into a panic.
 //! - [`shard`]: the writer side: the conditional swap every write uses,
@@ -45,6 +46,7 @@
 //!    per later write (`sliced.rs`); evacuated overflow buckets are retired
 //!    in batches during the migration, so freeing a table visits no bucket.
 
+pub(crate) mod alloc;
 pub(crate) mod bucket;
 pub(crate) mod entry;
 pub(crate) mod exclusive;
