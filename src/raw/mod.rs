@@ -19,7 +19,8 @@
 //!   resize triggers, `clear`.
 //! - [`migrate`]: incremental evacuation to a successor table.
 //! - [`scan`]: exact-once chunked iteration across resizes.
-//! - [`retire`]: epoch retirement with byte accounting.
+//! - [`retire`]: epoch retirement; [`accounting`]: the bytes retired and
+//!   not yet freed.
 //! - [`pages`]: large bucket arrays mapped from the OS, unmapped in slices.
 //! - [`sliced`]: big retired objects (large tables, cleared chains) freed a
 //!   bounded step per write instead of inside one collection.
@@ -46,6 +47,7 @@
 //!    per later write (`sliced.rs`); evacuated overflow buckets are retired
 //!    in batches during the migration, so freeing a table visits no bucket.
 
+pub(crate) mod accounting;
 pub(crate) mod alloc;
 pub(crate) mod bucket;
 pub(crate) mod entry;
