@@ -29,10 +29,9 @@
 //! does one step; it never waits), by `reclaim()`, or by `shrink_to_fit`.
 
 use super::bucket::Bucket;
-use super::shard;
+use super::shard::counters::Counters;
 use super::table::Table;
 use super::tag;
-use std::sync::atomic::AtomicUsize;
 
 /// A migration in progress: the root's buckets `< cursor` have been visited.
 pub(crate) struct Migration<K, V> {
@@ -55,23 +54,15 @@ impl<K, V> Migration<K, V> {
     }
 }
 
-/// What an evacuation did, for the shard's counters.
-#[derive(Default)]
-pub(crate) struct Evacuated {
-    /// Overflow buckets allocated in the successor.
-    pub(crate) new_overflow: usize,
-}
-
 /// Evacuates old bucket `index` into `new` unless it is already MOVED.
 /// `shard_bits` turns an entry's hash into its position.
 pub(crate) fn evacuate<K, V>(
     old: &Table<K, V>,
     index: usize,
     new: &Table<K, V>,
-    inserts: &AtomicUsize,
+    counters: &Counters,
     shard_bits: u32,
     migration: &mut Migration<K, V>,
-    out: &mut Evacuated,
 ) {
     let bucket = old.bucket(index);
     if tag::is_moved(bucket.tags()) {
@@ -81,10 +72,7 @@ pub(crate) fn evacuate<K, V>(
         // SAFETY: entries in a chain are live under the lock.
         let hash = unsafe { (*entry).hash };
         let pos = hash << shard_bits;
-        shard::announce_insert(inserts);
-        if new.bucket_for(pos).insert(entry, hash) {
-            out.new_overflow += 1;
-        }
+        counters.publish(new.bucket_for(pos), entry, hash);
     });
     // Only after every copy: see step 2 of the protocol.
     bucket.mark_moved();
@@ -98,11 +86,10 @@ pub(crate) fn evacuate<K, V>(
 pub(crate) fn advance<K, V>(
     old: &Table<K, V>,
     new: &Table<K, V>,
-    inserts: &AtomicUsize,
+    counters: &Counters,
     shard_bits: u32,
     migration: &mut Migration<K, V>,
     budget: usize,
-    out: &mut Evacuated,
 ) -> bool {
     let end = migration.cursor.saturating_add(budget).min(old.buckets());
     // First start loading every entry of the step (evacuation reads their
@@ -112,7 +99,7 @@ pub(crate) fn advance<K, V>(
         old.bucket(index).prefetch_entries_locked();
     }
     for index in migration.cursor..end {
-        evacuate(old, index, new, inserts, shard_bits, migration, out);
+        evacuate(old, index, new, counters, shard_bits, migration);
     }
     migration.cursor = end;
     // Done when every bucket is MOVED, wherever the cursor is: writes evacuate

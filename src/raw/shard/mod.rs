@@ -14,22 +14,25 @@
 //! - At most one migration per shard: while `state.migration` is `Some`, the
 //!   root's `next` is the successor and every write goes to the successor,
 //!   after evacuating the written key's old bucket.
-//! - The counters are written under the lock and read without it (Relaxed):
-//!   they are statistics, exact whenever no write is in flight.
+//! - The counters obey *counters are statistics* and every entry enters a
+//!   bucket *announce, then publish* (both in `counters.rs`).
 //! - Nothing is freed under the lock; everything unlinked is retired through
 //!   the epoch, and user values are never dropped while the lock is held.
 //!   Guards are pinned *before* the lock is taken, because an outermost pin
 //!   may run deferred destructors (user `Drop`).
 
 use std::ptr;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 
 use crossbeam_utils::CachePadded;
 
+pub(crate) mod counters;
+
+use self::counters::{add, sub, Counters};
 use super::bucket::{Bucket, SlotRef};
 use super::entry::{Entry, Unpublished};
 use super::lock::{Locked, ShardLock};
-use super::migrate::{self, Evacuated, Migration};
+use super::migrate::{self, Migration};
 use super::retire::Retirer;
 use super::sliced::Sliced;
 use super::table::{self, ChainFree, Table};
@@ -80,50 +83,6 @@ pub(crate) struct State<K, V> {
     /// then protects even more readers); `reclaim`, `clear` and dropping the
     /// map flush the batch, and stats count it as retired.
     retired: Vec<*mut Entry<K, V>>,
-}
-
-/// Shard statistics, written under the lock, read anywhere.
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub(crate) len: AtomicUsize,
-    /// Primary buckets of the root and, during a migration, the successor.
-    pub(crate) buckets: AtomicUsize,
-    /// Tables allocated: 0, 1, or 2 during a migration.
-    pub(crate) tables: AtomicUsize,
-    pub(crate) overflow: AtomicUsize,
-    /// log2 of the table writes go to (root, or successor while migrating).
-    pub(crate) target_log2: AtomicUsize,
-    /// Old buckets not yet evacuated (0 when no migration).
-    pub(crate) migration_remaining: AtomicUsize,
-    pub(crate) grows: AtomicUsize,
-    pub(crate) shrinks: AtomicUsize,
-    /// Entries in the retire batch (retired, not yet handed to the collector).
-    pub(crate) batched: AtomicUsize,
-    /// Entries ever published into a bucket of this shard (inserts and
-    /// evacuation copies); never wraps in practice. Bumped with Release
-    /// *before* the bucket's own insert count: a scan uses it to rule out
-    /// that count having wrapped (see `scan.rs`).
-    pub(crate) inserts: AtomicUsize,
-}
-
-/// Announces an entry about to be published into a bucket of the shard
-/// (writer, under the lock): Release, paired with the scan's Acquire loads.
-#[inline(always)]
-pub(crate) fn announce_insert(inserts: &AtomicUsize) {
-    inserts.store(inserts.load(Relaxed) + 1, Ordering::Release);
-}
-
-/// Adds to a counter. Counters are written only under the shard lock, so a
-/// plain load and store suffice (no locked read-modify-write on the hot path).
-#[inline(always)]
-fn add(counter: &AtomicUsize, n: usize) {
-    counter.store(counter.load(Relaxed) + n, Relaxed);
-}
-
-/// Subtracts from a counter; see [`add`].
-#[inline(always)]
-fn sub(counter: &AtomicUsize, n: usize) {
-    counter.store(counter.load(Relaxed) - n, Relaxed);
 }
 
 pub(crate) struct Writer<K, V> {
@@ -340,10 +299,7 @@ impl<K, V> Shard<K, V> {
             }
             (None, Some(new)) => {
                 let hash = new.hash();
-                announce_insert(&counters.inserts);
-                if bucket.insert(new.publish(), hash) {
-                    add(&counters.overflow, 1);
-                }
+                counters.publish(bucket, new.publish(), hash);
                 add(&counters.len, 1);
                 ptr::null()
             }
@@ -481,32 +437,21 @@ impl<K, V> Shard<K, V> {
         let old = unsafe { &*self.root.load(Ordering::Relaxed) };
         // SAFETY: as above: a pending migration has a linked successor.
         let new = unsafe { &*old.next() };
-        let mut evacuated = Evacuated::default();
+        let counters = &self.writer.counters;
         if let Some(pos) = pos {
             migrate::evacuate(
                 old,
                 old.index(pos),
                 new,
-                &self.writer.counters.inserts,
+                counters,
                 policy.shard_bits,
                 migration,
-                &mut evacuated,
             );
         }
-        let done = migrate::advance(
-            old,
-            new,
-            &self.writer.counters.inserts,
-            policy.shard_bits,
-            migration,
-            budget,
-            &mut evacuated,
-        );
+        let done = migrate::advance(old, new, counters, policy.shard_bits, migration, budget);
         if done || migration.old_overflow.len() >= RETIRE_BATCH {
             self.retire_old_overflow(migration, guard);
         }
-        let counters = &self.writer.counters;
-        add(&counters.overflow, evacuated.new_overflow);
         counters
             .migration_remaining
             .store(old.buckets() - migration.moved, Relaxed);
