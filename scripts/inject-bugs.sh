@@ -199,10 +199,10 @@ BUGS = [
         name="double-drop-replaced",
         what="Shard::apply retires the entry a replace unlinked twice (its value is dropped twice)",
         patches=[("src/raw/shard/mod.rs",
-                  """                unsafe { self.retire_entry(state, guard, old) };
+                  """                unsafe { state.retired.push(old, retirer, counters, guard) };
                 old""",
-                  """                unsafe { self.retire_entry(state, guard, old) };
-                unsafe { self.retire_entry(state, guard, old) };
+                  """                unsafe { state.retired.push(old, retirer, counters, guard) };
+                unsafe { state.retired.push(old, retirer, counters, guard) };
                 old""")],
         checks=["test:drops", "loom:get_vs_pending_migration@2",
                 "miri:drops:replaced_and_removed"],
@@ -228,9 +228,9 @@ BUGS = [
         name="drop-values-under-lock",
         what="Shard::drop_tables drops the retire batch's values while holding the shard lock",
         patches=[("src/raw/shard/mod.rs",
-                  """        let retired = std::mem::take(&mut self.lock().retired);
+                  """        let retired = self.lock().retired.take();
         for entry in retired {""",
-                  """        for entry in std::mem::take(&mut self.lock().retired) {""")],
+                  """        for entry in self.lock().retired.take() {""")],
         checks=["test:eq_reentry"],
     ),
     # ---- the cache ----

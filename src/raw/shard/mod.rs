@@ -26,7 +26,10 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crossbeam_utils::CachePadded;
 
+mod batch;
 pub(crate) mod counters;
+
+use self::batch::{RetireBatch, RETIRE_BATCH};
 
 use self::counters::{add, sub, Counters};
 use super::bucket::{Bucket, SlotRef};
@@ -67,11 +70,6 @@ pub(crate) struct Conflict<'g, K, V> {
     pub(crate) current: Option<&'g Entry<K, V>>,
 }
 
-/// Entries retired per deferred destructor. Retiring one at a time costs a
-/// crossbeam deferral and several atomic updates per write; a batch costs one.
-/// Under loom a batch of one keeps models small and exercises the same path.
-const RETIRE_BATCH: usize = if cfg!(loom) { 1 } else { 64 };
-
 /// Lock-protected shard state.
 pub(crate) struct State<K, V> {
     /// The smallest table (log2 buckets) automatic shrinking may go to: the
@@ -79,10 +77,8 @@ pub(crate) struct State<K, V> {
     pub(crate) floor_log2: u32,
     pub(crate) migration: Option<Migration<K, V>>,
     /// Entries unlinked from the tables but not yet handed to the epoch
-    /// collector. Retiring later than the unlink is always safe (the epoch
-    /// then protects even more readers); `reclaim`, `clear` and dropping the
-    /// map flush the batch, and stats count it as retired.
-    retired: Vec<*mut Entry<K, V>>,
+    /// collector (*retiring late is safe*, `batch.rs`).
+    retired: RetireBatch<K, V>,
 }
 
 pub(crate) struct Writer<K, V> {
@@ -130,7 +126,7 @@ impl<K, V> Shard<K, V> {
             state: ShardLock::new(State {
                 floor_log2,
                 migration: None,
-                retired: Vec::new(),
+                retired: RetireBatch::new(),
             }),
             counters: Counters::default(),
             retirer: Retirer::default(),
@@ -271,12 +267,12 @@ impl<K, V> Shard<K, V> {
         K: Send + 'static,
         V: Send + 'static,
     {
-        let counters = &self.writer.counters;
+        let (counters, retirer) = (&self.writer.counters, &self.writer.retirer);
         match (found, new) {
             (Some(slot), Some(new)) => {
                 let old = Bucket::replace(&slot, new.publish());
                 // SAFETY: `old` was just unlinked (replaced with Release).
-                unsafe { self.retire_entry(state, guard, old) };
+                unsafe { state.retired.push(old, retirer, counters, guard) };
                 old
             }
             (Some(slot), None) => {
@@ -285,15 +281,13 @@ impl<K, V> Shard<K, V> {
                     // SAFETY: the emptied overflow bucket was just unlinked;
                     // readers standing in it keep it alive through the epoch.
                     unsafe {
-                        self.writer
-                            .retirer
-                            .retire(guard, Bucket::<K, V>::BYTES, move || {
-                                Bucket::free_overflow(empty)
-                            })
+                        retirer.retire(guard, Bucket::<K, V>::BYTES, move || {
+                            Bucket::free_overflow(empty)
+                        })
                     };
                 }
                 // SAFETY: the entry was just unlinked.
-                unsafe { self.retire_entry(state, guard, slot.entry) };
+                unsafe { state.retired.push(slot.entry, retirer, counters, guard) };
                 sub(&counters.len, 1);
                 slot.entry
             }
@@ -304,52 +298,6 @@ impl<K, V> Shard<K, V> {
                 ptr::null()
             }
             (None, None) => ptr::null(),
-        }
-    }
-
-    /// Adds an unlinked entry to the retire batch, handing the batch to the
-    /// epoch collector when it is full.
-    ///
-    /// # Safety
-    /// `entry` is unlinked from every live table and retired only here.
-    unsafe fn retire_entry(&self, state: &mut State<K, V>, guard: &Guard, entry: *mut Entry<K, V>)
-    where
-        K: Send + 'static,
-        V: Send + 'static,
-    {
-        if state.retired.capacity() == 0 {
-            state.retired.reserve_exact(RETIRE_BATCH);
-        }
-        state.retired.push(entry);
-        self.writer
-            .counters
-            .batched
-            .store(state.retired.len(), Relaxed);
-        if state.retired.len() >= RETIRE_BATCH {
-            self.flush_retired(state, guard);
-        }
-    }
-
-    /// Hands the retire batch to the epoch collector.
-    fn flush_retired(&self, state: &mut State<K, V>, guard: &Guard)
-    where
-        K: Send + 'static,
-        V: Send + 'static,
-    {
-        if state.retired.is_empty() {
-            return;
-        }
-        let batch = std::mem::take(&mut state.retired);
-        self.writer.counters.batched.store(0, Relaxed);
-        // SAFETY: every entry in the batch was unlinked (under this lock) and
-        // is retired only once, here; K and V are Send + 'static, so the
-        // destructor may run on any thread at any later time.
-        unsafe {
-            self.writer
-                .retirer
-                .retire_batch(guard, batch, Entry::<K, V>::BYTES, |entry| {
-                    drop(Box::from_raw(entry))
-                });
         }
     }
 
@@ -656,7 +604,9 @@ impl<K, V> Shard<K, V> {
         let finished = {
             let mut state = self.lock();
             let finished = self.finish_migrations(&mut state, policy, guard, &mut after);
-            self.flush_retired(&mut state, guard);
+            state
+                .retired
+                .flush(&self.writer.retirer, &self.writer.counters, guard);
             finished
         };
         after.run(guard);
@@ -757,7 +707,9 @@ impl<K, V> Shard<K, V> {
             // other root change; pairs with `root`'s Acquire.
             let root = self.root.swap(ptr::null_mut(), Ordering::AcqRel);
             // Entries removed before the clear go to the collector now too.
-            self.flush_retired(&mut state, guard);
+            state
+                .retired
+                .flush(&self.writer.retirer, &self.writer.counters, guard);
             if root.is_null() {
                 return;
             }
@@ -811,7 +763,7 @@ impl<K, V> Shard<K, V> {
         // `Ref` and handle borrows the map): the retire batch can be freed
         // at once, outside the lock: the values' destructors are user code,
         // which may write to another map.
-        let retired = std::mem::take(&mut self.lock().retired);
+        let retired = self.lock().retired.take();
         for entry in retired {
             // SAFETY: unlinked entries owned by the batch alone.
             drop(unsafe { Box::from_raw(entry) });
