@@ -13,7 +13,7 @@
 //! - [`entry`]: immutable, individually allocated entries.
 //! - [`bucket`]: one-cache-line buckets, overflow chains, no tombstones.
 //! - [`alloc`]: bucket-array memory (heap or OS-mapped, always zeroed).
-//! - [`table`]: bucket arrays, positions, sizing thresholds.
+//! - [`table`]: tables: positions, the successor link, freeing dead tables.
 //! - [`lock`]: the shard writer lock, which turns re-entry into a panic.
 //! - [`shard`]: the writer side: the conditional swap every write uses,
 //!   resize triggers, `clear`.
@@ -70,6 +70,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
 
 use self::entry::Entry;
+use self::shard::resize;
 use self::shard::{Conflict, Expect, Policy, Shard};
 use crate::stats::MapStats;
 use crate::sync::epoch::{self, Guard};
@@ -316,7 +317,7 @@ impl<K, V> RawMap<K, V> {
         if c.tables.load(Relaxed) == 0 && !self.reserved() {
             return 0;
         }
-        table::capacity_of(c.target_log2.load(Relaxed) as u32)
+        resize::capacity_of(c.target_log2.load(Relaxed) as u32)
     }
 
     pub(crate) fn reserved(&self) -> bool {
@@ -349,13 +350,13 @@ impl<K, V> RawMap<K, V> {
         &self,
         additional: usize,
         guard: &Guard,
-    ) -> Result<(), shard::ReserveError>
+    ) -> Result<(), resize::ReserveError>
     where
         K: Send + 'static,
         V: Send + 'static,
     {
         let extra = Self::per_shard(additional, self.shards.len())
-            .ok_or(shard::ReserveError::CapacityOverflow)?;
+            .ok_or(resize::ReserveError::CapacityOverflow)?;
         for shard in self.shards.iter() {
             shard.reserve(&self.policy, guard, extra)?;
         }

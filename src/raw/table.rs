@@ -25,12 +25,6 @@ use super::pages::Pages;
 use super::tag;
 use crate::sync::{AtomicPtr, Canary, Ordering};
 
-/// Entries per bucket at which a shard grows (of [`tag::SLOTS`] slots). Lower
-/// means fewer overflow buckets and faster misses; higher means fewer bytes.
-pub(crate) const MAX_LOAD: usize = 4;
-/// A shard shrinks when its load falls under `MAX_LOAD / SHRINK_DIVISOR` per
-/// bucket: a wide band between grow and shrink (hysteresis).
-pub(crate) const SHRINK_DIVISOR: usize = 8;
 /// The largest table: 2^40 buckets (64 TiB of buckets) per shard.
 pub(crate) const MAX_LOG2: u32 = 40;
 
@@ -285,42 +279,6 @@ impl<K, V> ChainFree<K, V> {
     }
 }
 
-// ---- sizing: pure functions, unit-tested below ----
-
-/// How many entries a table of `2^log2` buckets holds before it grows.
-pub(crate) fn capacity_of(log2: u32) -> usize {
-    MAX_LOAD << log2
-}
-
-/// The smallest `log2` whose table holds `entries` without growing, or None
-/// if no table can.
-pub(crate) fn log2_for(entries: usize) -> Option<u32> {
-    let buckets = entries
-        .div_ceil(MAX_LOAD)
-        .max(1)
-        .checked_next_power_of_two()?;
-    let log2 = buckets.trailing_zeros();
-    (log2 <= MAX_LOG2).then_some(log2)
-}
-
-/// Whether a table of `2^log2` buckets holding `len` entries must grow.
-pub(crate) fn should_grow(len: usize, log2: u32) -> bool {
-    len > capacity_of(log2) && log2 < MAX_LOG2
-}
-
-/// Whether a table should shrink: far under-loaded and above the floor.
-pub(crate) fn should_shrink(len: usize, log2: u32, floor_log2: u32) -> bool {
-    log2 > floor_log2 && len < capacity_of(log2) / SHRINK_DIVISOR
-}
-
-/// The table size a shrink or `shrink_to_fit` aims at: half full, so that
-/// neither a grow nor another shrink follows immediately; never under the floor.
-pub(crate) fn shrink_target(len: usize, floor_log2: u32) -> u32 {
-    log2_for(len.saturating_mul(2))
-        .unwrap_or(MAX_LOG2)
-        .max(floor_log2)
-}
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -367,28 +325,5 @@ mod tests {
             Table::free_chain(small_ptr);
             Table::free_chain(large_ptr);
         }
-    }
-
-    #[test]
-    fn sizing_thresholds() {
-        assert_eq!(log2_for(0), Some(0));
-        assert_eq!(log2_for(MAX_LOAD), Some(0));
-        assert_eq!(log2_for(MAX_LOAD + 1), Some(1));
-        assert_eq!(log2_for(1000), Some(8)); // 250 buckets -> 256
-        assert_eq!(log2_for(usize::MAX), None);
-        assert!(!should_grow(capacity_of(3), 3));
-        assert!(should_grow(capacity_of(3) + 1, 3));
-        // Shrink only far below the grow threshold, never below the floor.
-        assert!(should_shrink(0, 4, 0));
-        assert!(!should_shrink(capacity_of(4) / SHRINK_DIVISOR, 4, 0));
-        assert!(!should_shrink(0, 4, 4));
-        // After a shrink the table is about half full: no immediate re-grow
-        // and no immediate re-shrink.
-        for len in [0usize, 1, 7, 100, 5000] {
-            let log2 = shrink_target(len, 0);
-            assert!(!should_grow(len, log2), "len {len}");
-            assert!(!should_shrink(len, log2, 0) || log2 == 0, "len {len}");
-        }
-        assert_eq!(shrink_target(0, 6), 6);
     }
 }

@@ -28,6 +28,7 @@ use crossbeam_utils::CachePadded;
 
 mod batch;
 pub(crate) mod counters;
+pub(crate) mod resize;
 
 use self::batch::{RetireBatch, RETIRE_BATCH};
 
@@ -38,7 +39,7 @@ use super::lock::{Locked, ShardLock};
 use super::migrate::{self, Migration};
 use super::retire::Retirer;
 use super::sliced::Sliced;
-use super::table::{self, ChainFree, Table};
+use super::table::{ChainFree, Table};
 use crate::sync::epoch::Guard;
 use crate::sync::{AtomicPtr, Ordering};
 
@@ -92,15 +93,6 @@ pub(crate) struct Shard<K, V> {
     /// word and counters that writers modify.
     root: CachePadded<AtomicPtr<Table<K, V>>>,
     writer: CachePadded<Writer<K, V>>,
-}
-
-/// Why a reservation failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ReserveError {
-    /// No table can hold that many entries.
-    CapacityOverflow,
-    /// The allocator refused a table of this many bytes.
-    AllocationFailed(usize),
 }
 
 /// Things to do once the lock is released.
@@ -491,40 +483,6 @@ impl<K, V> Shard<K, V> {
         }
     }
 
-    /// After a write: start a resize if the load calls for one (and, in
-    /// blocking mode, finish it at once).
-    fn after_write(
-        &self,
-        state: &mut State<K, V>,
-        policy: &Policy,
-        guard: &Guard,
-        after: &mut AfterUnlock,
-    ) where
-        K: Send + 'static,
-        V: Send + 'static,
-    {
-        if state.migration.is_some() {
-            return;
-        }
-        let root = self.root.load(Ordering::Relaxed);
-        // SAFETY: live under the lock.
-        let Some(root) = (unsafe { root.as_ref() }) else {
-            return;
-        };
-        let len = self.writer.counters.len.load(Relaxed);
-        let log2 = root.log2();
-        let target = if log2 < state.floor_log2 {
-            state.floor_log2
-        } else if table::should_grow(len, log2) {
-            log2 + 1
-        } else if policy.auto_shrink && table::should_shrink(len, log2, state.floor_log2) {
-            table::shrink_target(len, state.floor_log2)
-        } else {
-            return;
-        };
-        self.start_migration(state, policy, guard, target, after);
-    }
-
     fn start_migration(
         &self,
         state: &mut State<K, V>,
@@ -611,86 +569,6 @@ impl<K, V> Shard<K, V> {
         };
         after.run(guard);
         finished
-    }
-
-    /// Makes room for `extra` more entries and raises the floor to it. The
-    /// table is allocated now (fallibly), so an impossible reservation is an
-    /// error here rather than an abort at some later insert; the grow itself
-    /// is incremental like any other. A pending migration is finished first.
-    pub(crate) fn reserve(
-        &self,
-        policy: &Policy,
-        guard: &Guard,
-        extra: usize,
-    ) -> Result<(), ReserveError>
-    where
-        K: Send + 'static,
-        V: Send + 'static,
-    {
-        let mut after = AfterUnlock::default();
-        let result = (|| {
-            let mut state = self.lock();
-            let len = self.writer.counters.len.load(Relaxed);
-            let needed = len
-                .checked_add(extra)
-                .ok_or(ReserveError::CapacityOverflow)?;
-            let wanted = table::log2_for(needed).ok_or(ReserveError::CapacityOverflow)?;
-            if wanted <= state.floor_log2 {
-                return Ok(());
-            }
-            if self.root.load(Ordering::Relaxed).is_null() {
-                let root = Table::try_alloc(wanted, policy.map_large_tables)
-                    .ok_or(ReserveError::AllocationFailed(Table::<K, V>::bytes(wanted)))?;
-                state.floor_log2 = wanted;
-                self.install_root(root, wanted);
-                return Ok(());
-            }
-            self.finish_migrations(&mut state, policy, guard, &mut after);
-            // The floor first: a blocking grow completes inside, and
-            // completion re-checks the thresholds against the floor.
-            let old_floor = std::mem::replace(&mut state.floor_log2, wanted);
-            let started =
-                self.try_start_migration(&mut state, policy, guard, wanted, &mut after, |log2| {
-                    Table::try_alloc(log2, policy.map_large_tables)
-                });
-            if let Err(bytes) = started {
-                state.floor_log2 = old_floor;
-                return Err(ReserveError::AllocationFailed(bytes));
-            }
-            Ok(())
-        })();
-        after.run(guard);
-        result
-    }
-
-    /// Resizes the table to what the contents need (growing if writes outran
-    /// it), finishing any migration first and this resize too: an explicit
-    /// compaction. Forgets the floor.
-    pub(crate) fn shrink_to_fit(&self, policy: &Policy, guard: &Guard)
-    where
-        K: Send + 'static,
-        V: Send + 'static,
-    {
-        let mut after = AfterUnlock::default();
-        {
-            let mut state = self.lock();
-            state.floor_log2 = 0;
-            if self.root.load(Ordering::Relaxed).is_null() {
-                self.writer.counters.target_log2.store(0, Relaxed);
-            } else {
-                self.finish_migrations(&mut state, policy, guard, &mut after);
-                let len = self.writer.counters.len.load(Relaxed);
-                self.start_migration(
-                    &mut state,
-                    policy,
-                    guard,
-                    table::shrink_target(len, 0),
-                    &mut after,
-                );
-                self.finish_migrations(&mut state, policy, guard, &mut after);
-            }
-        }
-        after.run(guard);
     }
 
     /// Detaches the shard's tables and retires them with all their entries:
