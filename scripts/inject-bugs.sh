@@ -81,7 +81,7 @@ BUGS = [
     dict(
         name="relaxed-table-publish",
         what="Shard::complete swings the root to the successor table with Relaxed instead of Release",
-        patches=[("src/raw/shard/mod.rs",
+        patches=[("src/raw/shard/migrate.rs",
                   "self.root.store(new, Ordering::Release);",
                   "self.root.store(new, Ordering::Relaxed);")],
         checks=["loom:get_vs_evacuation@2", "loom:iter_vs_migration@2",
@@ -99,7 +99,7 @@ BUGS = [
     dict(
         name="free-immediately",
         what="Shard::complete frees the old table at once instead of retiring it through the epoch",
-        patches=[("src/raw/shard/mod.rs",
+        patches=[("src/raw/shard/migrate.rs",
                   """        unsafe {
             self.writer
                 .retirer
@@ -117,7 +117,7 @@ BUGS = [
     dict(
         name="never-retire",
         what="Shard::complete never retires (or frees) the old table: it leaks",
-        patches=[("src/raw/shard/mod.rs",
+        patches=[("src/raw/shard/migrate.rs",
                   """        unsafe {
             self.writer
                 .retirer
@@ -131,11 +131,11 @@ BUGS = [
     dict(
         name="moved-before-copied",
         what="migrate::evacuate marks the old bucket MOVED before copying its entries",
-        patches=[("src/raw/migrate.rs",
+        patches=[("src/raw/shard/migrate.rs",
                   """    bucket.entries_locked(|entry| {""",
                   """    bucket.mark_moved();
     bucket.entries_locked(|entry| {"""),
-                 ("src/raw/migrate.rs",
+                 ("src/raw/shard/migrate.rs",
                   """    // Only after every copy: see step 2 of the protocol.
     bucket.mark_moved();
 """,
@@ -156,7 +156,7 @@ BUGS = [
     dict(
         name="shrink-wrong-index",
         what="migrate::evacuate maps old bucket i to new bucket i mod n (low bits) on a shrink, instead of i >> (old_log2 - new_log2)",
-        patches=[("src/raw/migrate.rs",
+        patches=[("src/raw/shard/migrate.rs",
                   """        let pos = hash << shard_bits;
         counters.publish(new.bucket_for(pos), entry, hash);""",
                   """        let pos = hash << shard_bits;
@@ -172,7 +172,7 @@ BUGS = [
     dict(
         name="free-old-overflow-immediately",
         what="Shard::retire_old_overflow frees an evacuated chain's overflow buckets at once instead of retiring them through the epoch",
-        patches=[("src/raw/shard/mod.rs",
+        patches=[("src/raw/shard/migrate.rs",
                   """            self.writer
                 .retirer
                 .retire_batch(guard, batch, Bucket::<K, V>::BYTES, |bucket| {

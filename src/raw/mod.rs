@@ -15,15 +15,24 @@
 //! - [`alloc`]: bucket-array memory (heap or OS-mapped, always zeroed).
 //! - [`table`]: tables: positions, the successor link, freeing dead tables.
 //! - [`lock`]: the shard writer lock, which turns re-entry into a panic.
-//! - [`shard`]: the writer side: the conditional swap every write uses,
-//!   resize triggers, `clear`.
-//! - [`migrate`]: incremental evacuation to a successor table.
+//! - [`shard`]: a shard: the reader path, the conditional swap every
+//!   write uses and `clear` (`shard/mod.rs`); its counters and the announce-then-publish
+//!   order (`counters.rs`); the retire batch (`batch.rs`); the resize policy
+//!   (`resize.rs`); the migration driver, incremental evacuation to a
+//!   successor table (`migrate.rs`).
 //! - [`scan`]: exact-once chunked iteration across resizes.
 //! - [`retire`]: epoch retirement; [`accounting`]: the bytes retired and
 //!   not yet freed.
 //! - [`pages`]: large bucket arrays mapped from the OS, unmapped in slices.
 //! - [`sliced`]: big retired objects (large tables, cleared chains) freed a
 //!   bounded step per write instead of inside one collection.
+//! - [`exclusive`], [`prefetch`]: walks with `&mut` access; cache hints.
+//!
+//! To follow an insert from the public call to the bucket write, read
+//! `map.rs` (`HashMap::insert`), this file ([`RawMap::swap`]),
+//! `shard/mod.rs` (`Shard::swap`, `prepare_write`, `apply`),
+//! `shard/counters.rs` (`Counters::publish`) and `bucket.rs`
+//! (`Bucket::insert`), top to bottom.
 //!
 //! # The invariants, in one place
 //! 1. Readers take no lock and store nothing shared. They pin an epoch guard
@@ -53,7 +62,6 @@ pub(crate) mod bucket;
 pub(crate) mod entry;
 pub(crate) mod exclusive;
 pub(crate) mod lock;
-pub(crate) mod migrate;
 // Under loom no table is mapped from the OS (loom cannot model mmap).
 #[cfg_attr(loom, allow(dead_code))]
 pub(crate) mod pages;

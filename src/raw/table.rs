@@ -140,7 +140,7 @@ impl<K, V> Table<K, V> {
     /// Drops the entries and frees the overflow buckets that the buckets in
     /// `range` alone own: those of buckets not marked MOVED. A moved bucket's
     /// entries belong to the successor, and its overflow buckets were retired
-    /// when it was evacuated (`migrate::evacuate`). Returns the bytes freed.
+    /// when it was evacuated (`evacuate` in `shard/migrate.rs`). Returns the bytes freed.
     ///
     /// # Safety
     /// No reader can reach the table any more, each bucket is visited once,

@@ -28,15 +28,15 @@ use crossbeam_utils::CachePadded;
 
 mod batch;
 pub(crate) mod counters;
+mod migrate;
 pub(crate) mod resize;
 
-use self::batch::{RetireBatch, RETIRE_BATCH};
+use self::batch::RetireBatch;
 
 use self::counters::{add, sub, Counters};
 use super::bucket::{Bucket, SlotRef};
 use super::entry::{Entry, Unpublished};
 use super::lock::{Locked, ShardLock};
-use super::migrate::{self, Migration};
 use super::retire::Retirer;
 use super::sliced::Sliced;
 use super::table::{ChainFree, Table};
@@ -80,6 +80,28 @@ pub(crate) struct State<K, V> {
     /// Entries unlinked from the tables but not yet handed to the epoch
     /// collector (*retiring late is safe*, `batch.rs`).
     retired: RetireBatch<K, V>,
+}
+
+/// A migration in progress (driven by `migrate.rs`, whose module doc is the
+/// protocol): the root's buckets `< cursor` have been visited.
+pub(crate) struct Migration<K, V> {
+    pub(crate) cursor: usize,
+    /// Old buckets marked MOVED so far (some ahead of the cursor, when a
+    /// write evacuated its own key's bucket).
+    pub(crate) moved: usize,
+    /// Overflow buckets of evacuated old buckets, not yet retired (the shard
+    /// retires them in batches: protocol step 4).
+    pub(crate) old_overflow: Vec<*mut Bucket<K, V>>,
+}
+
+impl<K, V> Migration<K, V> {
+    pub(crate) fn new() -> Self {
+        Migration {
+            cursor: 0,
+            moved: 0,
+            old_overflow: Vec::new(),
+        }
+    }
 }
 
 pub(crate) struct Writer<K, V> {
@@ -349,226 +371,6 @@ impl<K, V> Shard<K, V> {
         // SAFETY: a pending migration implies a live root under the lock.
         let root = unsafe { &*self.root.load(Ordering::Relaxed) };
         super::tag::is_moved(root.bucket_for(pos).tags())
-    }
-
-    /// Does up to `budget` buckets of the pending migration (plus the bucket
-    /// of `pos`), completing it if that was the last. A completed migration is
-    /// checked against the thresholds at once (writes may have outgrown the
-    /// successor meanwhile), which may start the next one. Returns true if it
-    /// completed a migration.
-    fn step(
-        &self,
-        state: &mut State<K, V>,
-        policy: &Policy,
-        guard: &Guard,
-        pos: Option<u64>,
-        budget: usize,
-        after: &mut AfterUnlock,
-    ) -> bool
-    where
-        K: Send + 'static,
-        V: Send + 'static,
-    {
-        let Some(migration) = state.migration.as_mut() else {
-            return false;
-        };
-        // SAFETY: a migration implies a root with a successor, both live
-        // under the lock.
-        let old = unsafe { &*self.root.load(Ordering::Relaxed) };
-        // SAFETY: as above: a pending migration has a linked successor.
-        let new = unsafe { &*old.next() };
-        let counters = &self.writer.counters;
-        if let Some(pos) = pos {
-            migrate::evacuate(
-                old,
-                old.index(pos),
-                new,
-                counters,
-                policy.shard_bits,
-                migration,
-            );
-        }
-        let done = migrate::advance(old, new, counters, policy.shard_bits, migration, budget);
-        if done || migration.old_overflow.len() >= RETIRE_BATCH {
-            self.retire_old_overflow(migration, guard);
-        }
-        counters
-            .migration_remaining
-            .store(old.buckets() - migration.moved, Relaxed);
-        if done {
-            self.complete(state, guard, after);
-            self.after_write(state, policy, guard, after);
-        }
-        done
-    }
-
-    /// Runs migrations to completion, including any follow-up one a
-    /// completion starts. Returns how many completed.
-    fn finish_migrations(
-        &self,
-        state: &mut State<K, V>,
-        policy: &Policy,
-        guard: &Guard,
-        after: &mut AfterUnlock,
-    ) -> usize
-    where
-        K: Send + 'static,
-        V: Send + 'static,
-    {
-        let mut finished = 0;
-        while state.migration.is_some() {
-            finished += usize::from(self.step(state, policy, guard, None, usize::MAX, after));
-        }
-        finished
-    }
-
-    /// Swings the root to the successor and retires the old table.
-    fn complete(&self, state: &mut State<K, V>, guard: &Guard, after: &mut AfterUnlock)
-    where
-        K: Send + 'static,
-        V: Send + 'static,
-    {
-        let migration = state.migration.take().expect("a migration to complete");
-        let old = self.root.load(Ordering::Relaxed);
-        // SAFETY: live under the lock.
-        let (old_log2, new) = unsafe { ((*old).log2(), (*old).next()) };
-        let new_log2 = unsafe { (*new).log2() };
-        // Release pairs with readers' Acquire in `root`.
-        self.root.store(new, Ordering::Release);
-        debug_assert!(migration.old_overflow.is_empty(), "retired by `step`");
-        let counters = &self.writer.counters;
-        counters.buckets.store(1 << new_log2, Relaxed);
-        counters.tables.store(1, Relaxed);
-        counters.migration_remaining.store(0, Relaxed);
-        if new_log2 > old_log2 {
-            add(&counters.grows, 1);
-        } else {
-            add(&counters.shrinks, 1);
-        }
-        // SAFETY: no new reader can reach `old` (the root moved on, and only
-        // the root pointed at it). Every bucket is MOVED: its entries all live
-        // on in the successor and its overflow buckets were retired already.
-        unsafe {
-            self.writer
-                .retirer
-                .retire_sliced(guard, Table::<K, V>::bytes(old_log2), move || {
-                    Table::free_evacuated(old).map(|pages| Box::new(pages) as Box<dyn Sliced>)
-                });
-        }
-        after.flush = true;
-    }
-
-    /// Retires the overflow buckets collected from evacuated old buckets
-    /// (step 4 of the protocol in `migrate.rs`).
-    fn retire_old_overflow(&self, migration: &mut Migration<K, V>, guard: &Guard)
-    where
-        K: Send + 'static,
-        V: Send + 'static,
-    {
-        if migration.old_overflow.is_empty() {
-            return;
-        }
-        let batch = std::mem::take(&mut migration.old_overflow);
-        sub(&self.writer.counters.overflow, batch.len());
-        // SAFETY: each bucket hangs off a primary bucket marked MOVED (Release)
-        // before it was collected: a reader that pins from now on sees the
-        // mark and never enters the chain. Each is retired only here, once:
-        // `Table::free_owned` skips the chains of MOVED buckets.
-        unsafe {
-            self.writer
-                .retirer
-                .retire_batch(guard, batch, Bucket::<K, V>::BYTES, |bucket| {
-                    Bucket::free_overflow(bucket)
-                });
-        }
-    }
-
-    fn start_migration(
-        &self,
-        state: &mut State<K, V>,
-        policy: &Policy,
-        guard: &Guard,
-        log2: u32,
-        after: &mut AfterUnlock,
-    ) where
-        K: Send + 'static,
-        V: Send + 'static,
-    {
-        let infallible = |log2| Some(Table::alloc(log2, policy.map_large_tables));
-        let _ = self.try_start_migration(state, policy, guard, log2, after, infallible);
-    }
-
-    /// Starts a migration to a `2^log2`-bucket successor made by `alloc`
-    /// (in blocking mode, also finishes it). `Err(bytes)` if `alloc` could
-    /// not allocate the successor; nothing changed then.
-    fn try_start_migration(
-        &self,
-        state: &mut State<K, V>,
-        policy: &Policy,
-        guard: &Guard,
-        log2: u32,
-        after: &mut AfterUnlock,
-        alloc: impl FnOnce(u32) -> Option<*mut Table<K, V>>,
-    ) -> Result<(), usize>
-    where
-        K: Send + 'static,
-        V: Send + 'static,
-    {
-        debug_assert!(state.migration.is_none());
-        let root = self.root.load(Ordering::Relaxed);
-        // SAFETY: live under the lock.
-        let root = unsafe { &*root };
-        if root.log2() == log2 {
-            return Ok(());
-        }
-        let successor = alloc(log2).ok_or(Table::<K, V>::bytes(log2))?;
-        root.set_next(successor);
-        state.migration = Some(Migration::new());
-        let counters = &self.writer.counters;
-        counters.tables.store(2, Relaxed);
-        counters
-            .buckets
-            .store(root.buckets() + (1 << log2), Relaxed);
-        counters.target_log2.store(log2 as usize, Relaxed);
-        counters.migration_remaining.store(root.buckets(), Relaxed);
-        if policy.step == usize::MAX {
-            self.step(state, policy, guard, None, usize::MAX, after);
-        }
-        Ok(())
-    }
-
-    /// A reader that followed a MOVED mark helps the pending migration with
-    /// one step, if the lock is free. It never waits.
-    pub(crate) fn help(&self, policy: &Policy, guard: &Guard)
-    where
-        K: Send + 'static,
-        V: Send + 'static,
-    {
-        let mut after = AfterUnlock::default();
-        if let Some(mut state) = self.writer.state.try_lock() {
-            self.step(&mut state, policy, guard, None, policy.step, &mut after);
-        }
-        after.run(guard);
-    }
-
-    /// Finishes any pending migration now and hands the retire batch to the
-    /// collector (what `reclaim` needs). Returns the migrations it completed.
-    pub(crate) fn settle(&self, policy: &Policy, guard: &Guard) -> usize
-    where
-        K: Send + 'static,
-        V: Send + 'static,
-    {
-        let mut after = AfterUnlock::default();
-        let finished = {
-            let mut state = self.lock();
-            let finished = self.finish_migrations(&mut state, policy, guard, &mut after);
-            state
-                .retired
-                .flush(&self.writer.retirer, &self.writer.counters, guard);
-            finished
-        };
-        after.run(guard);
-        finished
     }
 
     /// Detaches the shard's tables and retires them with all their entries:
