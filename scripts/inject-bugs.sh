@@ -227,7 +227,7 @@ BUGS = [
     dict(
         name="drop-values-under-lock",
         what="Shard::drop_tables drops the retire batch's values while holding the shard lock",
-        patches=[("src/raw/shard/mod.rs",
+        patches=[("src/raw/shard/clear.rs",
                   """        let retired = self.lock().retired.take();
         for entry in retired {""",
                   """        for entry in self.lock().retired.take() {""")],

@@ -15,11 +15,11 @@
 //! - [`alloc`]: bucket-array memory (heap or OS-mapped, always zeroed).
 //! - [`table`]: tables: positions, the successor link, freeing dead tables.
 //! - [`lock`]: the shard writer lock, which turns re-entry into a panic.
-//! - [`shard`]: a shard: the reader path, the conditional swap every
-//!   write uses and `clear` (`shard/mod.rs`); its counters and the announce-then-publish
+//! - [`shard`]: a shard: the reader path and the conditional swap every
+//!   write uses (`shard/mod.rs`); its counters and the announce-then-publish
 //!   order (`counters.rs`); the retire batch (`batch.rs`); the resize policy
 //!   (`resize.rs`); the migration driver, incremental evacuation to a
-//!   successor table (`migrate.rs`).
+//!   successor table (`migrate.rs`); `clear` and teardown (`clear.rs`).
 //! - [`scan`]: exact-once chunked iteration across resizes.
 //! - [`retire`]: epoch retirement; [`accounting`]: the bytes retired and
 //!   not yet freed.
