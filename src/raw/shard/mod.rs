@@ -1,25 +1,45 @@
 //! A shard: a root table pointer that readers load, and a writer side (lock,
 //! counters, retirement) on other cache lines.
 //!
-//! Every mutation of a shard goes through [`Shard::swap`], a conditional swap
-//! of one key's entry under the shard lock: "if the key's current entry is
-//! `expect`, make it `new` (or absent)". Insert, remove and the optimistic
-//! closures of the public API (update, compute, remove_if, ...) are built on
-//! it. User code never runs under the lock except the key's `Eq` (which the
-//! lookup needs); nothing is mutated before that comparison finishes, so a
+//! This file holds the struct and its locked state, the reader path
+//! ([`Shard::root`], [`Shard::find`]) and the conditional swap every write
+//! goes through ([`Shard::swap`]). The rest of the writer side is one
+//! concept a file, each importing this one and never imported by it (except
+//! the first two, which import nothing of the shard's):
+//! - `counters.rs`: the statistics, and [`Counters::publish`], the only way
+//!   an entry enters a bucket;
+//! - `batch.rs`: the batch of unlinked entries awaiting retirement;
+//! - `resize.rs`: when to grow or shrink; `reserve`, `shrink_to_fit`;
+//! - `migrate.rs`: the migration protocol and its driver (`step`,
+//!   `complete`, `help`, `settle`);
+//! - `clear.rs`: `clear`, and freeing everything when the map is dropped.
+//!
+//! # The write path
+//! [`Shard::swap`] is a conditional swap of one key's entry under the shard
+//! lock: "if the key's current entry is `expect`, make it `new` (or
+//! absent)". Insert, remove and the optimistic closures of the public API
+//! (update, compute, remove_if, ...) are built on it. It makes sure there is
+//! a table and does the write's share of a pending migration
+//! ([`Shard::prepare_write`]), locates the key, applies the change
+//! ([`Shard::apply`]: `Counters::publish`, `Bucket::replace` or
+//! `Bucket::clear`), then checks the resize policy (`after_write`). User
+//! code never runs under the lock except the key's `Eq` (which the lookup
+//! needs); nothing is mutated before that comparison finishes, so a
 //! panicking `Eq` leaves the shard as it was.
 //!
 //! # Invariants
 //! - `root` is null until the first insert (lazy tables) and after `clear`.
 //! - At most one migration per shard: while `state.migration` is `Some`, the
 //!   root's `next` is the successor and every write goes to the successor,
-//!   after evacuating the written key's old bucket.
+//!   after evacuating the written key's old bucket (`migrate.rs`, protocol
+//!   step 3).
 //! - The counters obey *counters are statistics* and every entry enters a
 //!   bucket *announce, then publish* (both in `counters.rs`).
 //! - Nothing is freed under the lock; everything unlinked is retired through
-//!   the epoch, and user values are never dropped while the lock is held.
-//!   Guards are pinned *before* the lock is taken, because an outermost pin
-//!   may run deferred destructors (user `Drop`).
+//!   the epoch (*retiring late is safe*, `batch.rs`), and user values are
+//!   never dropped while the lock is held. Guards are pinned *before* the
+//!   lock is taken, because an outermost pin may run deferred destructors
+//!   (user `Drop`).
 
 use std::ptr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -33,7 +53,6 @@ mod migrate;
 pub(crate) mod resize;
 
 use self::batch::RetireBatch;
-
 use self::counters::{add, sub, Counters};
 use super::bucket::{Bucket, SlotRef};
 use super::entry::{Entry, Unpublished};
