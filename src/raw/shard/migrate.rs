@@ -49,7 +49,7 @@ use crate::sync::Ordering;
 
 /// Evacuates old bucket `index` into `new` unless it is already MOVED.
 /// `shard_bits` turns an entry's hash into its position.
-pub(crate) fn evacuate<K, V>(
+fn evacuate<K, V>(
     old: &Table<K, V>,
     index: usize,
     new: &Table<K, V>,
@@ -76,7 +76,7 @@ pub(crate) fn evacuate<K, V>(
 
 /// Evacuates up to `budget` buckets from the cursor on. Returns true when
 /// every bucket of `old` is MOVED (the migration is complete).
-pub(crate) fn advance<K, V>(
+fn advance<K, V>(
     old: &Table<K, V>,
     new: &Table<K, V>,
     counters: &Counters,
@@ -101,6 +101,8 @@ pub(crate) fn advance<K, V>(
 }
 
 impl<K, V> Shard<K, V> {
+    /// Starts a migration to a `2^log2`-bucket successor (protocol step 1),
+    /// allocated like std collections allocate: out of memory aborts.
     pub(super) fn start_migration(
         &self,
         state: &mut State<K, V>,
