@@ -29,7 +29,7 @@
 //! - [`exclusive`], [`prefetch`]: walks with `&mut` access; cache hints.
 //!
 //! To follow an insert from the public call to the bucket write, read
-//! `map.rs` (`HashMap::insert`), this file ([`RawMap::swap`]),
+//! `map.rs` (`HashMap::insert`, `insert_entry`), this file ([`RawMap::swap`]),
 //! `shard/mod.rs` (`Shard::swap`, `prepare_write`, `apply`),
 //! `shard/counters.rs` (`Counters::publish`) and `bucket.rs`
 //! (`Bucket::insert`), top to bottom.

@@ -1,5 +1,6 @@
 //! Tables: a power-of-two array of buckets, plus the link to the successor
-//! table while a migration is in progress.
+//! table while a migration is in progress. The array's memory is
+//! `alloc.rs`'s; when a shard's table grows or shrinks is `shard/resize.rs`'s.
 //!
 //! # Positions
 //! A shard strips the hash's shard bits off the top: `pos = hash << shard_bits`.
