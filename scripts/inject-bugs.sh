@@ -64,7 +64,7 @@ BUGS = [
     dict(
         name="relaxed-root-load",
         what="Shard::root loads the table pointer with Relaxed instead of Acquire",
-        patches=[("src/raw/shard.rs",
+        patches=[("src/raw/shard/mod.rs",
                   "let root = self.root.load(Ordering::Acquire);",
                   "let root = self.root.load(Ordering::Relaxed);")],
         checks=["loom:get_vs_first_insert@2", "loom:get_vs_evacuation@2",
@@ -81,7 +81,7 @@ BUGS = [
     dict(
         name="relaxed-table-publish",
         what="Shard::complete swings the root to the successor table with Relaxed instead of Release",
-        patches=[("src/raw/shard.rs",
+        patches=[("src/raw/shard/migrate.rs",
                   "self.root.store(new, Ordering::Release);",
                   "self.root.store(new, Ordering::Relaxed);")],
         checks=["loom:get_vs_evacuation@2", "loom:iter_vs_migration@2",
@@ -90,7 +90,7 @@ BUGS = [
     dict(
         name="relaxed-root-install",
         what="Shard::install_root publishes a fresh table with Relaxed instead of Release",
-        patches=[("src/raw/shard.rs",
+        patches=[("src/raw/shard/mod.rs",
                   "self.root.store(root, Ordering::Release);",
                   "self.root.store(root, Ordering::Relaxed);")],
         checks=["loom:get_vs_first_insert@2", "loom:get_vs_first_insert@4",
@@ -99,7 +99,7 @@ BUGS = [
     dict(
         name="free-immediately",
         what="Shard::complete frees the old table at once instead of retiring it through the epoch",
-        patches=[("src/raw/shard.rs",
+        patches=[("src/raw/shard/migrate.rs",
                   """        unsafe {
             self.writer
                 .retirer
@@ -117,7 +117,7 @@ BUGS = [
     dict(
         name="never-retire",
         what="Shard::complete never retires (or frees) the old table: it leaks",
-        patches=[("src/raw/shard.rs",
+        patches=[("src/raw/shard/migrate.rs",
                   """        unsafe {
             self.writer
                 .retirer
@@ -131,11 +131,11 @@ BUGS = [
     dict(
         name="moved-before-copied",
         what="migrate::evacuate marks the old bucket MOVED before copying its entries",
-        patches=[("src/raw/migrate.rs",
+        patches=[("src/raw/shard/migrate.rs",
                   """    bucket.entries_locked(|entry| {""",
                   """    bucket.mark_moved();
     bucket.entries_locked(|entry| {"""),
-                 ("src/raw/migrate.rs",
+                 ("src/raw/shard/migrate.rs",
                   """    // Only after every copy: see step 2 of the protocol.
     bucket.mark_moved();
 """,
@@ -147,7 +147,7 @@ BUGS = [
     dict(
         name="reader-ignores-moved",
         what="Shard::find does not follow a MOVED mark: it scans the evacuated (stale) chain",
-        patches=[("src/raw/shard.rs",
+        patches=[("src/raw/shard/mod.rs",
                   "            if super::tag::is_moved(tags) {",
                   "            if false && super::tag::is_moved(tags) {")],
         checks=["test:differential", "loom:get_vs_pending_migration@2",
@@ -156,25 +156,23 @@ BUGS = [
     dict(
         name="shrink-wrong-index",
         what="migrate::evacuate maps old bucket i to new bucket i mod n (low bits) on a shrink, instead of i >> (old_log2 - new_log2)",
-        patches=[("src/raw/migrate.rs",
+        patches=[("src/raw/shard/migrate.rs",
                   """        let pos = hash << shard_bits;
-        shard::announce_insert(inserts);
-        if new.bucket_for(pos).insert(entry, hash) {""",
+        counters.publish(new.bucket_for(pos), entry, hash);""",
                   """        let pos = hash << shard_bits;
-        shard::announce_insert(inserts);
         // On a shrink all of old bucket `index` goes to one new bucket.
         let target = if new.log2() < old.log2() {
             new.bucket(index & (new.buckets() - 1))
         } else {
             new.bucket_for(pos)
         };
-        if target.insert(entry, hash) {""")],
+        counters.publish(target, entry, hash);""")],
         checks=["test:differential", "test:api", "test:linearizability"],
     ),
     dict(
         name="free-old-overflow-immediately",
         what="Shard::retire_old_overflow frees an evacuated chain's overflow buckets at once instead of retiring them through the epoch",
-        patches=[("src/raw/shard.rs",
+        patches=[("src/raw/shard/migrate.rs",
                   """            self.writer
                 .retirer
                 .retire_batch(guard, batch, Bucket::<K, V>::BYTES, |bucket| {
@@ -200,11 +198,11 @@ BUGS = [
     dict(
         name="double-drop-replaced",
         what="Shard::apply retires the entry a replace unlinked twice (its value is dropped twice)",
-        patches=[("src/raw/shard.rs",
-                  """                unsafe { self.retire_entry(state, guard, old) };
+        patches=[("src/raw/shard/mod.rs",
+                  """                unsafe { state.retired.push(old, retirer, counters, guard) };
                 old""",
-                  """                unsafe { self.retire_entry(state, guard, old) };
-                unsafe { self.retire_entry(state, guard, old) };
+                  """                unsafe { state.retired.push(old, retirer, counters, guard) };
+                unsafe { state.retired.push(old, retirer, counters, guard) };
                 old""")],
         checks=["test:drops", "loom:get_vs_pending_migration@2",
                 "miri:drops:replaced_and_removed"],
@@ -229,10 +227,10 @@ BUGS = [
     dict(
         name="drop-values-under-lock",
         what="Shard::drop_tables drops the retire batch's values while holding the shard lock",
-        patches=[("src/raw/shard.rs",
-                  """        let retired = std::mem::take(&mut self.lock().retired);
+        patches=[("src/raw/shard/clear.rs",
+                  """        let retired = self.lock().retired.take();
         for entry in retired {""",
-                  """        for entry in std::mem::take(&mut self.lock().retired) {""")],
+                  """        for entry in self.lock().retired.take() {""")],
         checks=["test:eq_reentry"],
     ),
     # ---- the cache ----

@@ -4,7 +4,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::OnceLock;
 
-use crate::raw::{table, RawMap};
+use crate::raw::shard::resize;
+use crate::raw::RawMap;
 use crate::{DefaultHashBuilder, HashMap};
 
 /// The most shards a map may have.
@@ -329,5 +330,5 @@ pub(crate) fn floor_log2(capacity: usize, shards: usize) -> Option<u32> {
     if capacity == 0 {
         return Some(0);
     }
-    table::log2_for(RawMap::<(), ()>::per_shard(capacity, shards)?)
+    resize::log2_for(RawMap::<(), ()>::per_shard(capacity, shards)?)
 }

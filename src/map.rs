@@ -12,7 +12,7 @@ use crate::errors::TryReserveError;
 use crate::iter::{Iter, Keys, Values};
 use crate::pinned::Pinned;
 use crate::raw::entry::{Entry, Unpublished};
-use crate::raw::shard::ReserveError;
+use crate::raw::shard::resize::ReserveError;
 use crate::raw::{RawMap, SwapExpect};
 use crate::refs::Ref;
 use crate::stats::{MapStats, Reclaimed};

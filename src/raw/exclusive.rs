@@ -26,10 +26,10 @@
 //! `Table::free_owned` relies on to drop each entry once).
 
 use std::ptr;
-use std::sync::atomic::Ordering::Relaxed;
 
 use super::bucket::Bucket;
 use super::entry::Entry;
+use super::shard::counters::sub;
 use super::table::Table;
 use super::{tag, RawMap};
 use crate::sync::epoch;
@@ -148,11 +148,9 @@ impl<K, V> Cursor<K, V> {
         if let Some(empty) = Bucket::clear(&slot) {
             // SAFETY: just unlinked, and no reader exists to stand in it.
             unsafe { Bucket::free_overflow(empty) };
-            counters
-                .overflow
-                .store(counters.overflow.load(Relaxed) - 1, Relaxed);
+            sub(&counters.overflow, 1);
         }
-        counters.len.store(counters.len.load(Relaxed) - 1, Relaxed);
+        sub(&counters.len, 1);
         // SAFETY: unlinked from its only slot (a bucket not MOVED; a MOVED
         // bucket sharing the entry would be in an old table whose slots are
         // never read again, and that table never drops entries), and no

@@ -12,17 +12,28 @@
 //! - [`tag`]: the SWAR tag word of a bucket.
 //! - [`entry`]: immutable, individually allocated entries.
 //! - [`bucket`]: one-cache-line buckets, overflow chains, no tombstones.
-//! - [`table`]: bucket arrays, positions, sizing thresholds.
+//! - [`alloc`]: bucket-array memory (heap or OS-mapped, always zeroed).
+//! - [`table`]: tables: positions, the successor link, freeing dead tables.
 //! - [`lock`]: the shard writer lock, which turns re-entry into a panic.
-//! - [`shard`]: the writer side: the conditional swap every write uses,
-//!   resize triggers, `clear`.
-//! - [`migrate`]: incremental evacuation to a successor table.
+//! - [`shard`]: a shard: the reader path and the conditional swap every
+//!   write uses (`shard/mod.rs`); its counters and the announce-then-publish
+//!   order (`counters.rs`); the retire batch (`batch.rs`); the resize policy
+//!   (`resize.rs`); the migration driver, incremental evacuation to a
+//!   successor table (`migrate.rs`); `clear` and teardown (`clear.rs`).
 //! - [`scan`]: exact-once chunked iteration across resizes.
 //! - [`get_many`]: many lookups with their cache misses overlapped.
-//! - [`retire`]: epoch retirement with byte accounting.
+//! - [`retire`]: epoch retirement; [`accounting`]: the bytes retired and
+//!   not yet freed.
 //! - [`pages`]: large bucket arrays mapped from the OS, unmapped in slices.
 //! - [`sliced`]: big retired objects (large tables, cleared chains) freed a
 //!   bounded step per write instead of inside one collection.
+//! - [`exclusive`], [`prefetch`]: walks with `&mut` access; cache hints.
+//!
+//! To follow an insert from the public call to the bucket write, read
+//! `map.rs` (`HashMap::insert`, `insert_entry`), this file ([`RawMap::swap`]),
+//! `shard/mod.rs` (`Shard::swap`, `prepare_write`, `apply`),
+//! `shard/counters.rs` (`Counters::publish`) and `bucket.rs`
+//! (`Bucket::insert`), top to bottom.
 //!
 //! # The invariants, in one place
 //! 1. Readers take no lock and store nothing shared (except that pinning
@@ -48,12 +59,13 @@
 //!    per later write (`sliced.rs`); evacuated overflow buckets are retired
 //!    in batches during the migration, so freeing a table visits no bucket.
 
+pub(crate) mod accounting;
+pub(crate) mod alloc;
 pub(crate) mod bucket;
 pub(crate) mod entry;
 pub(crate) mod exclusive;
 pub(crate) mod get_many;
 pub(crate) mod lock;
-pub(crate) mod migrate;
 // Under loom no table is mapped from the OS (loom cannot model mmap).
 #[cfg_attr(loom, allow(dead_code))]
 pub(crate) mod pages;
@@ -70,6 +82,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
 
 use self::entry::Entry;
+use self::shard::resize;
 use self::shard::{Conflict, Expect, Policy, Shard};
 use crate::stats::MapStats;
 use crate::sync::epoch::{self, Guard};
@@ -316,7 +329,7 @@ impl<K, V> RawMap<K, V> {
         if c.tables.load(Relaxed) == 0 && !self.reserved() {
             return 0;
         }
-        table::capacity_of(c.target_log2.load(Relaxed) as u32)
+        resize::capacity_of(c.target_log2.load(Relaxed) as u32)
     }
 
     pub(crate) fn reserved(&self) -> bool {
@@ -349,13 +362,13 @@ impl<K, V> RawMap<K, V> {
         &self,
         additional: usize,
         guard: &Guard,
-    ) -> Result<(), shard::ReserveError>
+    ) -> Result<(), resize::ReserveError>
     where
         K: Send + 'static,
         V: Send + 'static,
     {
         let extra = Self::per_shard(additional, self.shards.len())
-            .ok_or(shard::ReserveError::CapacityOverflow)?;
+            .ok_or(resize::ReserveError::CapacityOverflow)?;
         for shard in self.shards.iter() {
             shard.reserve(&self.policy, guard, extra)?;
         }

@@ -15,35 +15,11 @@
 //! sound (`'static`: the destructor may run after any borrow the map had
 //! expired).
 
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
+use super::accounting::Accounting;
 use super::sliced::{self, Sliced};
 use crate::sync::epoch::Guard;
-
-/// Bytes and objects retired by one shard and not yet reclaimed. Plain std
-/// atomics even under loom: they are statistics, not protocol.
-#[derive(Default, Debug)]
-pub(crate) struct Accounting {
-    retired_bytes: AtomicUsize,
-    retired_objects: AtomicUsize,
-}
-
-impl Accounting {
-    pub(crate) fn pending_bytes(&self) -> usize {
-        self.retired_bytes.load(Relaxed)
-    }
-
-    pub(crate) fn pending_objects(&self) -> usize {
-        self.retired_objects.load(Relaxed)
-    }
-
-    /// Counts `bytes` and `objects` of retired memory as freed.
-    pub(crate) fn freed(&self, bytes: usize, objects: usize) {
-        self.retired_bytes.fetch_sub(bytes, Relaxed);
-        self.retired_objects.fetch_sub(objects, Relaxed);
-    }
-}
 
 /// A shard's handle for retiring memory.
 #[derive(Default, Debug)]
@@ -120,8 +96,7 @@ impl Retirer {
         F: FnOnce() -> Option<Box<dyn Sliced>> + 'static,
     {
         let accounting = Arc::clone(&self.accounting);
-        accounting.retired_bytes.fetch_add(bytes, Relaxed);
-        accounting.retired_objects.fetch_add(1, Relaxed);
+        accounting.retired(bytes, 1);
         // SAFETY: the caller guarantees the object is unreachable for new
         // readers; crossbeam-epoch runs the closure only after every thread
         // pinned now has unpinned, so no reader still holds a reference.

@@ -74,7 +74,7 @@ pub(crate) fn collect_range<K, V>(
         let whole = lo <= b_lo && b_hi <= hi;
         loop {
             // Acquire, before the bucket's tags: pairs with the Release bump
-            // in `shard::announce_insert`, so the tags read next are no older
+            // in `Counters::publish`, so the tags read next are no older
             // than the inserts this value counts.
             let shard_before = shard_inserts.load(Ordering::Acquire);
             let tags = bucket.tags();

@@ -30,8 +30,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::accounting::Accounting;
 use super::pages::{Pages, SLICE_BYTES};
-use super::retire::Accounting;
 
 /// Work that frees a retired object in bounded steps. Runs on any thread,
 /// after every reader that could reach the object has unpinned.

@@ -1,5 +1,6 @@
 //! Tables: a power-of-two array of buckets, plus the link to the successor
-//! table while a migration is in progress.
+//! table while a migration is in progress. The array's memory is
+//! `alloc.rs`'s; when a shard's table grows or shrinks is `shard/resize.rs`'s.
 //!
 //! # Positions
 //! A shard strips the hash's shard bits off the top: `pos = hash << shard_bits`.
@@ -18,20 +19,13 @@
 
 use std::ptr;
 
+use super::alloc::{alloc_buckets, Buckets, ALIGN_SLACK};
 use super::bucket::Bucket;
 use super::entry::Entry;
-#[cfg(not(loom))]
-use super::pages;
 use super::pages::Pages;
 use super::tag;
 use crate::sync::{AtomicPtr, Canary, Ordering};
 
-/// Entries per bucket at which a shard grows (of [`tag::SLOTS`] slots). Lower
-/// means fewer overflow buckets and faster misses; higher means fewer bytes.
-pub(crate) const MAX_LOAD: usize = 4;
-/// A shard shrinks when its load falls under `MAX_LOAD / SHRINK_DIVISOR` per
-/// bucket: a wide band between grow and shrink (hysteresis).
-pub(crate) const SHRINK_DIVISOR: usize = 8;
 /// The largest table: 2^40 buckets (64 TiB of buckets) per shard.
 pub(crate) const MAX_LOG2: u32 = 40;
 
@@ -63,7 +57,7 @@ impl<K, V> Table<K, V> {
 
     /// Allocates an empty table of `2^log2` buckets, or `None` if the
     /// allocator refuses the bucket array. With `map_large`, an array of
-    /// [`pages::MIN_BYTES`] or more is mapped from the OS where possible.
+    /// [`pages::MIN_BYTES`](super::pages::MIN_BYTES) or more is mapped from the OS where possible.
     pub(crate) fn try_alloc(log2: u32, map_large: bool) -> Option<*mut Self> {
         assert!(log2 <= MAX_LOG2);
         Some(Box::into_raw(Box::new(Table {
@@ -147,7 +141,7 @@ impl<K, V> Table<K, V> {
     /// Drops the entries and frees the overflow buckets that the buckets in
     /// `range` alone own: those of buckets not marked MOVED. A moved bucket's
     /// entries belong to the successor, and its overflow buckets were retired
-    /// when it was evacuated (`migrate::evacuate`). Returns the bytes freed.
+    /// when it was evacuated (`evacuate` in `shard/migrate.rs`). Returns the bytes freed.
     ///
     /// # Safety
     /// No reader can reach the table any more, each bucket is visited once,
@@ -286,178 +280,6 @@ impl<K, V> ChainFree<K, V> {
     }
 }
 
-/// Bytes over-allocated so that the bucket array can start on a cache line
-/// while the allocation itself asks for the allocator's minimum alignment.
-const ALIGN_SLACK: usize = if cfg!(loom) { 0 } else { 64 - 16 };
-
-/// A zeroed, cache-line-aligned array of buckets.
-///
-/// Large arrays are mapped from the OS (see `pages.rs`). Why smaller ones are
-/// not a `Box<[Bucket]>`: zeroed memory with 64-byte alignment makes the
-/// system allocator use `posix_memalign` and then `memset` the whole array,
-/// touching every page of a new table at the moment a migration starts. At
-/// 16-byte alignment it uses `calloc`, which can skip the memset. So: allocate
-/// 48 bytes more at alignment 16, start the array at the first 64-byte
-/// boundary, free with the same layout.
-struct Buckets<K, V> {
-    #[cfg(not(loom))]
-    first: std::ptr::NonNull<Bucket<K, V>>,
-    #[cfg(not(loom))]
-    len: usize,
-    #[cfg(not(loom))]
-    backing: Backing,
-    #[cfg(loom)]
-    boxed: Box<[Bucket<K, V>]>,
-}
-
-/// Where a bucket array's memory comes from.
-#[cfg(not(loom))]
-enum Backing {
-    /// The global allocator; the allocation starts at this address.
-    Heap(std::ptr::NonNull<u8>),
-    /// An OS mapping (large arrays).
-    Pages(Pages),
-    /// Handed to the caller by `take_pages`; nothing left to free.
-    Released,
-}
-
-impl<K, V> Buckets<K, V> {
-    #[cfg(not(loom))]
-    fn layout(n: usize) -> Option<std::alloc::Layout> {
-        let size = n
-            .checked_mul(Bucket::<K, V>::BYTES)?
-            .checked_add(ALIGN_SLACK)?;
-        std::alloc::Layout::from_size_align(size, 16).ok()
-    }
-}
-
-impl<K, V> std::ops::Deref for Buckets<K, V> {
-    type Target = [Bucket<K, V>];
-    #[inline(always)]
-    fn deref(&self) -> &[Bucket<K, V>] {
-        #[cfg(not(loom))]
-        // SAFETY: `first` points at `len` initialised (zeroed) buckets inside
-        // the allocation `base`, which lives until `drop`.
-        return unsafe { std::slice::from_raw_parts(self.first.as_ptr(), self.len) };
-        #[cfg(loom)]
-        return &self.boxed;
-    }
-}
-
-impl<K, V> Buckets<K, V> {
-    /// Gives up an OS-mapped array's pages (the buckets must not be used
-    /// afterwards); `None` for a heap array, which is freed on drop as usual.
-    fn take_pages(&mut self) -> Option<Pages> {
-        #[cfg(not(loom))]
-        if matches!(self.backing, Backing::Pages(_)) {
-            let Backing::Pages(pages) = std::mem::replace(&mut self.backing, Backing::Released)
-            else {
-                unreachable!()
-            };
-            self.len = 0;
-            return Some(pages);
-        }
-        None
-    }
-}
-
-#[cfg(not(loom))]
-impl<K, V> Drop for Buckets<K, V> {
-    fn drop(&mut self) {
-        // Buckets need no destructor (atomics and a zero-sized canary).
-        if let Backing::Heap(base) = self.backing {
-            let layout = Self::layout(self.len).expect("allocated with this layout");
-            // SAFETY: `base` was allocated in `alloc_buckets` with exactly
-            // this layout.
-            unsafe { std::alloc::dealloc(base.as_ptr(), layout) };
-        }
-        // `Backing::Pages` unmaps itself when dropped.
-    }
-}
-
-/// Allocates `n` empty buckets, or `None` if the allocator refuses.
-fn alloc_buckets<K, V>(n: usize, map_large: bool) -> Option<Buckets<K, V>> {
-    #[cfg(not(loom))]
-    {
-        let bytes = n.checked_mul(Bucket::<K, V>::BYTES)?;
-        if map_large && pages::used_for(bytes) {
-            let pages = Pages::map(bytes)?;
-            // A mapping is page-aligned, hence cache-line-aligned.
-            let first = std::ptr::NonNull::new(pages.as_ptr() as *mut Bucket<K, V>)?;
-            // SAFETY of use: fresh anonymous pages are zero, and an all-zero
-            // `Bucket` is a valid empty bucket (see below).
-            return Some(Buckets {
-                first,
-                len: n,
-                backing: Backing::Pages(pages),
-            });
-        }
-        let layout = Buckets::<K, V>::layout(n)?;
-        // SAFETY: the layout is non-zero (`n >= 1`). An all-zero `Bucket` is a
-        // valid empty bucket: its fields are atomics (zero = 0 / null) and a
-        // zero-sized canary. `align_offset` is at most 48 = ALIGN_SLACK, so
-        // `n` buckets fit after the aligned start.
-        unsafe {
-            let base = std::ptr::NonNull::new(std::alloc::alloc_zeroed(layout))?;
-            let offset = base
-                .as_ptr()
-                .align_offset(std::mem::align_of::<Bucket<K, V>>());
-            debug_assert!(offset <= ALIGN_SLACK);
-            let first = std::ptr::NonNull::new(base.as_ptr().add(offset) as *mut Bucket<K, V>)?;
-            Some(Buckets {
-                first,
-                len: n,
-                backing: Backing::Heap(base),
-            })
-        }
-    }
-    #[cfg(loom)]
-    {
-        // No OS mappings under loom (see `pages.rs`).
-        let _ = map_large;
-        // Loom's atomics must be constructed, not zeroed.
-        Some(Buckets {
-            boxed: (0..n).map(|_| Bucket::new()).collect(),
-        })
-    }
-}
-
-// ---- sizing: pure functions, unit-tested below ----
-
-/// How many entries a table of `2^log2` buckets holds before it grows.
-pub(crate) fn capacity_of(log2: u32) -> usize {
-    MAX_LOAD << log2
-}
-
-/// The smallest `log2` whose table holds `entries` without growing, or None
-/// if no table can.
-pub(crate) fn log2_for(entries: usize) -> Option<u32> {
-    let buckets = entries
-        .div_ceil(MAX_LOAD)
-        .max(1)
-        .checked_next_power_of_two()?;
-    let log2 = buckets.trailing_zeros();
-    (log2 <= MAX_LOG2).then_some(log2)
-}
-
-/// Whether a table of `2^log2` buckets holding `len` entries must grow.
-pub(crate) fn should_grow(len: usize, log2: u32) -> bool {
-    len > capacity_of(log2) && log2 < MAX_LOG2
-}
-
-/// Whether a table should shrink: far under-loaded and above the floor.
-pub(crate) fn should_shrink(len: usize, log2: u32, floor_log2: u32) -> bool {
-    log2 > floor_log2 && len < capacity_of(log2) / SHRINK_DIVISOR
-}
-
-/// The table size a shrink or `shrink_to_fit` aims at: half full, so that
-/// neither a grow nor another shrink follows immediately; never under the floor.
-pub(crate) fn shrink_target(len: usize, floor_log2: u32) -> u32 {
-    log2_for(len.saturating_mul(2))
-        .unwrap_or(MAX_LOG2)
-        .max(floor_log2)
-}
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -504,28 +326,5 @@ mod tests {
             Table::free_chain(small_ptr);
             Table::free_chain(large_ptr);
         }
-    }
-
-    #[test]
-    fn sizing_thresholds() {
-        assert_eq!(log2_for(0), Some(0));
-        assert_eq!(log2_for(MAX_LOAD), Some(0));
-        assert_eq!(log2_for(MAX_LOAD + 1), Some(1));
-        assert_eq!(log2_for(1000), Some(8)); // 250 buckets -> 256
-        assert_eq!(log2_for(usize::MAX), None);
-        assert!(!should_grow(capacity_of(3), 3));
-        assert!(should_grow(capacity_of(3) + 1, 3));
-        // Shrink only far below the grow threshold, never below the floor.
-        assert!(should_shrink(0, 4, 0));
-        assert!(!should_shrink(capacity_of(4) / SHRINK_DIVISOR, 4, 0));
-        assert!(!should_shrink(0, 4, 4));
-        // After a shrink the table is about half full: no immediate re-grow
-        // and no immediate re-shrink.
-        for len in [0usize, 1, 7, 100, 5000] {
-            let log2 = shrink_target(len, 0);
-            assert!(!should_grow(len, log2), "len {len}");
-            assert!(!should_shrink(len, log2, 0) || log2 == 0, "len {len}");
-        }
-        assert_eq!(shrink_target(0, 6), 6);
     }
 }
