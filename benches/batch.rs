@@ -11,21 +11,12 @@
 //! quote: on a shared machine, criterion's two runs can fall in stretches
 //! of different load).
 
+mod common;
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use evacmap::HashMap;
-
-/// A deterministic pseudo-random stream (xorshift64*).
-fn stream(seed: u64) -> impl FnMut() -> u64 {
-    let mut x = seed;
-    move || {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
 
 fn batched_lookups(c: &mut Criterion) {
     let mut group = c.benchmark_group("get_16_keys");
@@ -34,9 +25,9 @@ fn batched_lookups(c: &mut Criterion) {
         let map: HashMap<u64, u64> = (0..entries).map(|k| (k, k)).collect();
         // Batches of keys prepared outside the timing, cycled through: far
         // more keys than the caches hold at 1 M entries.
-        let mut next = stream(entries);
+        let mut rng = common::Rng::new(entries);
         let batches: Vec<[u64; 16]> = (0..1 << 16)
-            .map(|_| std::array::from_fn(|_| next() % entries))
+            .map(|_| std::array::from_fn(|_| rng.next() % entries))
             .collect();
         let pinned = map.pin();
         group.bench_function(BenchmarkId::new("16 single pinned gets", entries), |b| {
@@ -69,9 +60,9 @@ fn batched_lookups(c: &mut Criterion) {
 /// and the median of the rounds' ratios is printed.
 fn interleaved_ratio(entries: u64) -> f64 {
     let map: HashMap<u64, u64> = (0..entries).map(|k| (k, k)).collect();
-    let mut next = stream(entries ^ 0xba7c);
+    let mut rng = common::Rng::new(entries ^ 0xba7c);
     let batches: Vec<[u64; 16]> = (0..1 << 16)
-        .map(|_| std::array::from_fn(|_| next() % entries))
+        .map(|_| std::array::from_fn(|_| rng.next() % entries))
         .collect();
     let pinned = map.pin();
     let time = |f: &dyn Fn(&[u64; 16]) -> u64| {

@@ -10,17 +10,6 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use evacmap::{HashMap, ResizeMode};
 
-/// A deterministic pseudo-random stream (xorshift64*).
-fn stream(seed: u64) -> impl FnMut() -> u64 {
-    let mut x = seed;
-    move || {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
 #[test]
 fn a_batch_returns_what_single_gets_return() {
     let map: HashMap<u64, u64> = (0..10_000)
@@ -28,7 +17,7 @@ fn a_batch_returns_what_single_gets_return() {
         .map(|k| (k, k * 7))
         .collect();
     let pinned = map.pin();
-    let mut next = stream(11);
+    let mut next = common::stream(11);
     for _ in 0..2_000 {
         // Batches of 0 to 40 keys: empty, partial and several groups of 16.
         let len = (next() % 41) as usize;
@@ -103,7 +92,7 @@ fn a_batch_during_resizes_finds_every_stable_key(mode: ResizeMode) {
             let map = &map;
             let done = &done;
             s.spawn(move || {
-                let mut next = stream(seed);
+                let mut next = common::stream(seed);
                 let mut batches = 0u64;
                 while !done.load(Relaxed) || batches < 100 {
                     let stable: [u64; 16] = std::array::from_fn(|_| next() % STABLE);

@@ -6,6 +6,8 @@
 //! shows it its table, above all that the CLOCK hand walks every placed
 //! entry in hash order.
 
+mod common;
+
 use std::hash::{BuildHasher, Hasher};
 
 use evacmap::cache::policy::{mix64, PolicyConfig, SimStore};
@@ -65,17 +67,6 @@ fn first_difference(capacity: u64, keys: &[u64]) -> Option<(usize, bool)> {
     None
 }
 
-/// A deterministic pseudo-random stream (xorshift64*).
-fn stream(seed: u64) -> impl FnMut() -> u64 {
-    let mut x = seed;
-    move || {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
 #[test]
 fn a_loop_bigger_than_the_cache_is_replayed_exactly() {
     // A third more keys than the cache holds, in a loop.
@@ -85,7 +76,7 @@ fn a_loop_bigger_than_the_cache_is_replayed_exactly() {
 
 #[test]
 fn a_skewed_random_trace_is_replayed_exactly() {
-    let mut next = stream(7);
+    let mut next = common::stream(7);
     // Half the requests to a hot set the size of the cache, half to a
     // cold range ten times bigger.
     let keys: Vec<u64> = (0..REQUESTS)

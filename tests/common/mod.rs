@@ -38,6 +38,18 @@ pub fn mix64(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// A deterministic pseudo-random stream (xorshift64*), for tests whose
+/// inputs must reproduce from a seed. `seed` must not be 0.
+pub fn stream(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed;
+    move || {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
 /// A deterministic, seeded hasher: failures reproduce from the seed alone
 /// (the crate's default hasher is randomly seeded per process).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
