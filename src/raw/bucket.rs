@@ -25,12 +25,12 @@ use super::entry::Entry;
 use super::prefetch;
 #[cfg(test)]
 use super::tag::SlotSet;
-use super::tag::{self, SLOTS};
-use crate::sync::{AtomicPtr, AtomicU64, Canary, Ordering};
+use super::tag::{AtomicTagWord, Tag, TagWord, SLOTS};
+use crate::sync::{AtomicPtr, Canary, Ordering};
 
 #[repr(C, align(64))]
 pub(crate) struct Bucket<K, V> {
-    tags: AtomicU64,
+    tags: AtomicTagWord,
     slots: [AtomicPtr<Entry<K, V>>; SLOTS],
     next: AtomicPtr<Bucket<K, V>>,
     canary: Canary,
@@ -60,7 +60,7 @@ impl<K, V> Bucket<K, V> {
 
     pub(crate) fn new() -> Self {
         Bucket {
-            tags: AtomicU64::new(0),
+            tags: AtomicTagWord::new(TagWord::EMPTY),
             slots: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             next: AtomicPtr::new(ptr::null_mut()),
             canary: Canary::default(),
@@ -71,7 +71,7 @@ impl<K, V> Bucket<K, V> {
     /// (publish, clear, mark moved), so the entries and successor table those
     /// stores announce are visible.
     #[inline(always)]
-    pub(crate) fn tags(&self) -> u64 {
+    pub(crate) fn tags(&self) -> TagWord {
         self.tags.load(Ordering::Acquire)
     }
 
@@ -96,15 +96,15 @@ impl<K, V> Bucket<K, V> {
     #[inline]
     pub(crate) fn find_by(
         &self,
-        first_tags: u64,
+        first_tags: TagWord,
         hash: u64,
         is_it: impl Fn(&Entry<K, V>) -> bool,
     ) -> Option<&Entry<K, V>> {
-        let tag = tag::tag_of(hash);
+        let tag = Tag::of(hash);
         let mut bucket = self;
         let mut tags = first_tags;
         loop {
-            for slot in tag::matching(tags, tag) {
+            for slot in tags.matching(tag) {
                 let entry = bucket.entry(slot);
                 // SAFETY: a non-null slot pointer is a published entry; the
                 // caller's guard was pinned before the table was loaded, and
@@ -132,13 +132,13 @@ impl<K, V> Bucket<K, V> {
     /// `first_tags` is this bucket's tag word, already loaded.
     pub(crate) fn for_each_entry<'g>(
         &'g self,
-        first_tags: u64,
+        first_tags: TagWord,
         mut f: impl FnMut(&'g Entry<K, V>),
     ) {
         let mut bucket = self;
         let mut tags = first_tags;
         loop {
-            for slot in tag::occupied(tags) {
+            for slot in tags.occupied() {
                 // SAFETY: as in `find`.
                 if let Some(entry) = unsafe { bucket.entry(slot).as_ref() } {
                     f(entry);
@@ -164,14 +164,14 @@ impl<K, V> Bucket<K, V> {
         hash: u64,
         is_it: impl Fn(&Entry<K, V>) -> bool,
     ) -> Option<SlotRef<K, V>> {
-        let tag = tag::tag_of(hash);
+        let tag = Tag::of(hash);
         let mut prev: *const Bucket<K, V> = ptr::null();
         let mut bucket: *const Bucket<K, V> = self;
         while !bucket.is_null() {
             // SAFETY: under the lock, chain buckets are live (only this writer
             // could unlink them).
             let b = unsafe { &*bucket };
-            for index in tag::matching(b.tags.load(Ordering::Relaxed), tag) {
+            for index in b.tags.load(Ordering::Relaxed).matching(tag) {
                 let entry = b.slots[index].load(Ordering::Relaxed);
                 // `matching` may report false positives, including an empty
                 // slot (tag 0 next to a matching tag 1).
@@ -198,21 +198,21 @@ impl<K, V> Bucket<K, V> {
     /// the primary bucket), linking a new overflow bucket if every slot is
     /// taken. Returns true if it allocated an overflow bucket.
     pub(crate) fn insert(&self, entry: *mut Entry<K, V>, hash: u64) -> bool {
-        let tag = tag::tag_of(hash);
+        let tag = Tag::of(hash);
         // Announce the insert before publishing it: Release, so a scan that
         // sees the entry (Acquire) sees the new count too (see `scan.rs`).
         let head = self.tags.load(Ordering::Relaxed);
-        self.tags.store(tag::bump_inserts(head), Ordering::Release);
+        self.tags.store(head.bump_inserts(), Ordering::Release);
         let mut bucket = self;
         loop {
             let tags = bucket.tags.load(Ordering::Relaxed);
-            if let Some(index) = tag::empty(tags).first() {
+            if let Some(index) = tags.empty().first() {
                 // Release: the entry's fields are visible to whoever sees the
                 // pointer. Pointer before tag: a reader matching the tag finds it.
                 bucket.slots[index].store(entry, Ordering::Release);
                 bucket
                     .tags
-                    .store(tag::with_tag(tags, index, tag), Ordering::Release);
+                    .store(tags.with_tag(index, tag), Ordering::Release);
                 return false;
             }
             let next = bucket.next.load(Ordering::Relaxed);
@@ -221,7 +221,7 @@ impl<K, V> Bucket<K, V> {
                 overflow.slots[0].store(entry, Ordering::Relaxed);
                 overflow
                     .tags
-                    .store(tag::with_tag(0, 0, tag), Ordering::Relaxed);
+                    .store(TagWord::EMPTY.with_tag(0, tag), Ordering::Relaxed);
                 // Release: the bucket's contents are visible to any reader that
                 // follows this link (pairs with `next`'s Acquire).
                 bucket
@@ -248,9 +248,9 @@ impl<K, V> Bucket<K, V> {
         // SAFETY: `slot` was located under the lock we still hold.
         let bucket = unsafe { &*slot.bucket };
         bucket.slots[slot.index].store(ptr::null_mut(), Ordering::Release);
-        let tags = tag::without(bucket.tags.load(Ordering::Relaxed), slot.index);
+        let tags = bucket.tags.load(Ordering::Relaxed).without(slot.index);
         bucket.tags.store(tags, Ordering::Release);
-        if slot.prev.is_null() || !tag::occupied(tags).is_empty() {
+        if slot.prev.is_null() || !tags.occupied().is_empty() {
             return None;
         }
         // SAFETY: the predecessor is in the chain, live under the lock.
@@ -266,7 +266,7 @@ impl<K, V> Bucket<K, V> {
     /// successor happens-before a reader that sees the mark (Acquire in `tags`).
     pub(crate) fn mark_moved(&self) {
         let tags = self.tags.load(Ordering::Relaxed);
-        self.tags.store(tags | tag::MOVED, Ordering::Release);
+        self.tags.store(tags.with_moved(), Ordering::Release);
     }
 
     /// Every entry pointer of the chain, under the lock (or with exclusive access).
@@ -275,7 +275,7 @@ impl<K, V> Bucket<K, V> {
         while !bucket.is_null() {
             // SAFETY: live under the lock / exclusive access.
             let b = unsafe { &*bucket };
-            for index in tag::occupied(b.tags.load(Ordering::Relaxed)) {
+            for index in b.tags.load(Ordering::Relaxed).occupied() {
                 f(b.slots[index].load(Ordering::Relaxed));
             }
             bucket = b.next.load(Ordering::Relaxed);
@@ -292,10 +292,10 @@ impl<K, V> Bucket<K, V> {
             return;
         }
         let tags = self.tags.load(Ordering::Relaxed);
-        if tag::is_moved(tags) {
+        if tags.is_moved() {
             return; // already evacuated (a write's own bucket)
         }
-        for index in tag::occupied(tags) {
+        for index in tags.occupied() {
             prefetch::prefetch(self.slots[index].load(Ordering::Relaxed));
         }
     }
@@ -324,7 +324,7 @@ impl<K, V> Bucket<K, V> {
 
     #[cfg(test)]
     pub(crate) fn slot_set(&self) -> SlotSet {
-        tag::occupied(self.tags.load(Ordering::Relaxed))
+        self.tags.load(Ordering::Relaxed).occupied()
     }
 }
 

@@ -78,7 +78,7 @@ pub(crate) fn collect_range<K, V>(
             // than the inserts this value counts.
             let shard_before = shard_inserts.load(Ordering::Acquire);
             let tags = bucket.tags();
-            if tag::is_moved(tags) {
+            if tags.is_moved() {
                 // SAFETY: MOVED implies a linked successor that lives at least
                 // as long as this table (see `Shard::find`).
                 let next = unsafe { &*table.next() };
@@ -104,7 +104,7 @@ pub(crate) fn collect_range<K, V>(
             }
             // Acquire (after the Acquire loads of the scan): pairs with the
             // Release bump that precedes every insert's publication.
-            let count_unchanged = tag::inserts(bucket.tags()) == tag::inserts(tags);
+            let count_unchanged = bucket.tags().inserts() == tags.inserts();
             // Acquire, after the tags: sees at least every shard bump that
             // preceded the bucket count just read.
             let shard_moved = shard_inserts

@@ -23,7 +23,6 @@ use super::alloc::{alloc_buckets, Buckets, ALIGN_SLACK};
 use super::bucket::Bucket;
 use super::entry::Entry;
 use super::pages::Pages;
-use super::tag;
 use crate::sync::{AtomicPtr, Canary, Ordering};
 
 /// The largest table: 2^40 buckets (64 TiB of buckets) per shard.
@@ -150,7 +149,7 @@ impl<K, V> Table<K, V> {
         let mut freed = 0;
         for bucket in &self.buckets[range] {
             bucket.kill_canary();
-            if tag::is_moved(bucket.tags()) {
+            if bucket.tags().is_moved() {
                 continue;
             }
             bucket.entries_locked(|entry| {
@@ -182,7 +181,7 @@ impl<K, V> Table<K, V> {
         if cfg!(loom) {
             // Only loom's canaries need the visit (they are no-ops otherwise).
             for bucket in table.buckets.iter() {
-                debug_assert!(tag::is_moved(bucket.tags()));
+                debug_assert!(bucket.tags().is_moved());
                 bucket.kill_canary();
             }
         }

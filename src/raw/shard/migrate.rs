@@ -43,7 +43,6 @@ use super::{AfterUnlock, Migration, Policy, Shard, State};
 use crate::raw::bucket::Bucket;
 use crate::raw::sliced::Sliced;
 use crate::raw::table::Table;
-use crate::raw::tag;
 use crate::sync::epoch::Guard;
 use crate::sync::Ordering;
 
@@ -58,7 +57,7 @@ fn evacuate<K, V>(
     migration: &mut Migration<K, V>,
 ) {
     let bucket = old.bucket(index);
-    if tag::is_moved(bucket.tags()) {
+    if bucket.tags().is_moved() {
         return;
     }
     bucket.entries_locked(|entry| {

@@ -208,7 +208,7 @@ impl<K, V> Shard<K, V> {
         loop {
             let bucket = table.bucket_for(pos);
             let tags = bucket.tags();
-            if super::tag::is_moved(tags) {
+            if tags.is_moved() {
                 // SAFETY: a MOVED bucket implies a successor was linked
                 // (Release) before any mark (Acquire via `tags`); it is
                 // retired no earlier than this table.
@@ -389,6 +389,6 @@ impl<K, V> Shard<K, V> {
     fn bucket_moved(&self, pos: u64) -> bool {
         // SAFETY: a pending migration implies a live root under the lock.
         let root = unsafe { &*self.root.load(Ordering::Relaxed) };
-        super::tag::is_moved(root.bucket_for(pos).tags())
+        root.bucket_for(pos).tags().is_moved()
     }
 }
