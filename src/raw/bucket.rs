@@ -6,18 +6,30 @@
 //! overflow bucket that becomes empty is unlinked and retired.
 //!
 //! # Invariants
-//! - Only the shard's writer (holding the shard lock) stores to a bucket.
-//! - An entry never moves to another slot of a live table: a reader scanning
-//!   the chain concurrently could otherwise miss it. (Evacuation copies the
-//!   pointer to a *different* table and leaves the old slot as it was.)
-//! - Publication order: entry pointer (Release) before its tag (Release);
-//!   removal order: pointer cleared before tag. Readers load the tag word
-//!   (Acquire), then pointers (Acquire), and trust only the pointer plus the
-//!   entry's full hash and key.
-//! - An overflow bucket is fully written before it is linked (Release), and the
-//!   `next` link of an unlinked overflow bucket is never changed again, so a
-//!   reader standing in it still reaches the rest of the chain.
-//! - After MOVED is set, nothing in the chain changes again.
+//! - *One writer*: only the shard's writer (holding the shard lock) stores
+//!   to a bucket, so every load the writer does is Relaxed and every
+//!   read-modify-write is a load and a store.
+//! - *Entries never move*: an entry never moves to another slot of a live
+//!   table: a reader scanning the chain concurrently could otherwise miss it.
+//!   (Evacuation copies the pointer to a *different* table and leaves the old
+//!   slot as it was.)
+//! - *Pointer before tag*: a slot's tag byte is non-zero iff its entry
+//!   pointer is non-null, except inside one write: publishing stores the
+//!   pointer (Release) before the tag, removing clears the pointer before the
+//!   tag. Every store of a tag word is Release: the word carries the tags of
+//!   entries published earlier (and MOVED), so a reader whose Acquire load
+//!   sees a tag finds its pointer. Readers load the tag word (Acquire), then
+//!   pointers (Acquire), and trust only the pointer plus the entry's full
+//!   hash and key.
+//! - *Linked when complete*: an overflow bucket is fully written before it is
+//!   linked (Release), and the `next` link of an unlinked overflow bucket is
+//!   never changed again, so a reader standing in it still reaches the rest
+//!   of the chain.
+//!
+//! Two more are kept here with the shard: the primary bucket's insert count
+//! is bumped before an entry is published anywhere in the chain (*announce,
+//! then publish*, `shard/counters.rs`), and a chain marked MOVED never
+//! changes again (*MOVED is final*, `shard/migrate.rs`).
 
 use std::ptr;
 
@@ -67,9 +79,9 @@ impl<K, V> Bucket<K, V> {
         }
     }
 
-    /// The tag word. Acquire pairs with the Release stores of the writer
-    /// (publish, clear, mark moved), so the entries and successor table those
-    /// stores announce are visible.
+    /// The tag word. Acquire pairs with the writer's Release stores of it
+    /// (*pointer before tag*; the insert count's bump; MOVED), so the entries,
+    /// counts and successor table those stores announce are visible.
     #[inline(always)]
     pub(crate) fn tags(&self) -> TagWord {
         self.tags.load(Ordering::Acquire)
@@ -83,7 +95,8 @@ impl<K, V> Bucket<K, V> {
     }
 
     /// The overflow link. Acquire pairs with the Release store in
-    /// [`Bucket::insert`] (link) or [`Bucket::clear`] (unlink).
+    /// [`Bucket::insert`] (link: the new bucket's slot, tag and entry) or
+    /// [`Bucket::clear`] (unlink: the rest of the chain).
     #[inline(always)]
     pub(crate) fn next(&self) -> *const Bucket<K, V> {
         self.next.load(Ordering::Acquire)
@@ -156,6 +169,9 @@ impl<K, V> Bucket<K, V> {
     }
 
     // ---- writer side: every method below requires the shard lock ----
+    // (*one writer*: the writer's own loads are Relaxed; what it read was
+    // stored by itself or by an earlier holder of the lock, which the lock
+    // orders before it.)
 
     /// Finds the slot holding the entry `is_it` recognises (a key comparison
     /// or an identity; called only on entries with exactly this hash).
@@ -199,8 +215,15 @@ impl<K, V> Bucket<K, V> {
     /// taken. Returns true if it allocated an overflow bucket.
     pub(crate) fn insert(&self, entry: *mut Entry<K, V>, hash: u64) -> bool {
         let tag = Tag::of(hash);
-        // Announce the insert before publishing it: Release, so a scan that
-        // sees the entry (Acquire) sees the new count too (see `scan.rs`).
+        // Announce the insert before publishing it (*announce, then
+        // publish*). What makes the new count visible to a scan that sees the
+        // entry is the entry's own publication below (slot and tag, or the
+        // overflow link: Release, and after this store), paired with the
+        // scan's Acquire loads of them. This store's Release pairs with the
+        // scan's Acquire re-read of the tag word (`scan.rs`): a scan that
+        // sees this count sees the shard-wide bump made before it
+        // (`Counters::publish`). (And like every tag-word store it must be
+        // Release for *pointer before tag*: the word carries the older tags.)
         let head = self.tags.load(Ordering::Relaxed);
         self.tags.store(head.bump_inserts(), Ordering::Release);
         let mut bucket = self;
@@ -208,8 +231,10 @@ impl<K, V> Bucket<K, V> {
             let tags = bucket.tags.load(Ordering::Relaxed);
             if let Some(index) = tags.empty().first() {
                 // Release: the entry's fields are visible to whoever sees the
-                // pointer. Pointer before tag: a reader matching the tag finds it.
+                // pointer (pairs with `entry`'s Acquire). Pointer before tag:
+                // a reader matching the tag finds it.
                 bucket.slots[index].store(entry, Ordering::Release);
+                // Release: pairs with `tags`' Acquire (*pointer before tag*).
                 bucket
                     .tags
                     .store(tags.with_tag(index, tag), Ordering::Release);
@@ -217,13 +242,18 @@ impl<K, V> Bucket<K, V> {
             }
             let next = bucket.next.load(Ordering::Relaxed);
             if next.is_null() {
+                // The chain's first free slot is in a new bucket. Its slot and
+                // tag are stored Relaxed: no reader can reach the bucket until
+                // the link below, whose Release publishes them together with
+                // the entry's fields.
                 let overflow = Box::new(Bucket::new());
                 overflow.slots[0].store(entry, Ordering::Relaxed);
                 overflow
                     .tags
                     .store(TagWord::EMPTY.with_tag(0, tag), Ordering::Relaxed);
-                // Release: the bucket's contents are visible to any reader that
-                // follows this link (pairs with `next`'s Acquire).
+                // Release: the bucket's slot and tag, and the entry they point
+                // to, are visible to any reader that follows this link (pairs
+                // with `next`'s Acquire; *linked when complete*).
                 bucket
                     .next
                     .store(Box::into_raw(overflow), Ordering::Release);
@@ -238,8 +268,14 @@ impl<K, V> Bucket<K, V> {
     pub(crate) fn replace(slot: &SlotRef<K, V>, entry: *mut Entry<K, V>) -> *mut Entry<K, V> {
         // SAFETY: `slot` was located under the lock we still hold.
         let bucket = unsafe { &*slot.bucket };
+        // The old pointer is `slot.entry`, read under the lock we hold (*one
+        // writer*): a plain store, not a swap, whose Acquire half would pair
+        // with nothing the lock does not already order (and whose locked
+        // instruction costs more). The tag is unchanged (same key, same hash).
+        debug_assert_eq!(bucket.slots[slot.index].load(Ordering::Relaxed), slot.entry);
         // Release: publishes the new entry's fields (pairs with `entry`'s Acquire).
-        bucket.slots[slot.index].swap(entry, Ordering::AcqRel)
+        bucket.slots[slot.index].store(entry, Ordering::Release);
+        slot.entry
     }
 
     /// Empties `slot`. If that leaves an overflow bucket empty, unlinks it and
@@ -247,6 +283,10 @@ impl<K, V> Bucket<K, V> {
     pub(crate) fn clear(slot: &SlotRef<K, V>) -> Option<*mut Bucket<K, V>> {
         // SAFETY: `slot` was located under the lock we still hold.
         let bucket = unsafe { &*slot.bucket };
+        // Pointer before tag. The null store publishes nothing (Release only
+        // for uniformity: a reader that sees null skips the slot); the tag
+        // word's store is Release for *pointer before tag* (the other slots'
+        // tags it carries).
         bucket.slots[slot.index].store(ptr::null_mut(), Ordering::Release);
         let tags = bucket.tags.load(Ordering::Relaxed).without(slot.index);
         bucket.tags.store(tags, Ordering::Release);
@@ -262,8 +302,9 @@ impl<K, V> Bucket<K, V> {
         Some(slot.bucket as *mut _)
     }
 
-    /// Marks the bucket MOVED. Release: every copy of its entries into the
-    /// successor happens-before a reader that sees the mark (Acquire in `tags`).
+    /// Marks the bucket MOVED (*MOVED is final*). Release: every copy of its
+    /// entries into the successor, and the successor's link, happen-before a
+    /// reader that sees the mark (pairs with the Acquire in `tags`).
     pub(crate) fn mark_moved(&self) {
         let tags = self.tags.load(Ordering::Relaxed);
         self.tags.store(tags.with_moved(), Ordering::Release);
