@@ -128,6 +128,10 @@ impl<K, V> Table<K, V> {
     /// Links the successor (writer, under the lock, once per table).
     pub(crate) fn set_next(&self, successor: *mut Table<K, V>) {
         debug_assert!(self.next.load(Ordering::Relaxed).is_null());
+        // Release: the successor's zeroed buckets are visible to a reader
+        // that loads the link (pairs with `next`'s Acquire). Readers only
+        // follow it after seeing a MOVED mark, whose own Release comes later
+        // and covers it too.
         self.next.store(successor, Ordering::Release);
     }
 
