@@ -3,24 +3,27 @@
 # time, and fails if any model fails: the map's (loom-tests/tests/models.rs)
 # and the cache's (loom-tests/tests/cache_models.rs).
 #
-#   bash loom-tests/run.sh                 # every model (about 8 min on 2 cores)
-#   bash loom-tests/run.sh map             # the map's models (2.5-4.5 min)
+#   bash loom-tests/run.sh                 # every model (about 8-10 min on 2 cores)
+#   bash loom-tests/run.sh map             # the map's models (about 4 min)
 #   bash loom-tests/run.sh cache           # the cache's models (about 3.5 min)
 #   bash loom-tests/run.sh clear_vs_get    # some models, at their bounds
 #   LOOM_QUICK=1 bash loom-tests/run.sh    # bounds capped at 2 (~2 min)
 #   LOOM_TARGET_DIR=... bash loom-tests/run.sh   # another target directory
 #
-# The bounds below were chosen so that each model takes well under a minute
+# The bounds below were chosen so that each model takes about a minute at most
 # and each set a few minutes on a 2-core machine; each model prints its
-# executions and seconds. Measured (2 shared cores, load ~6): executions /
-# seconds per model
-#   get_vs_first_insert 240 k / 30   get_vs_reinsert     44 k / 6
-#   get_vs_evacuation    57 k / 9    get_vs_pending_mig 154 k / 28
-#   writers_vs_reader   182 k / 53   iter_vs_migration  117 k / 22
-#   iter_vs_shrink       38 k / 7    iter_vs_reinsert    96 k / 15
-#   remove_vs_held_ref   21 k / 3    clear_vs_get       409 k / 84
-#   help_vs_reader       19 k / 4    total 262 s
-#   owned_pin_moved_vs_remove 16 k / 26 (load ~4; 1 preemption: 3 threads)
+# executions and seconds. Measured (2 cores, load ~2, 2026-12-05, after
+# Counters::inserts became a loom atomic, which chain scans read: the
+# iteration models grew, iter_vs_shrink from 38 k / 3 s, iter_vs_migration
+# from 117 k / 7 s, iter_vs_reinsert from 96 k / 7 s): executions / seconds
+#   get_vs_first_insert 240 k / 11   get_vs_reinsert     44 k / 2
+#   get_vs_evacuation    57 k / 4    get_vs_pending_mig 154 k / 12
+#   writers_vs_reader   189 k / 19   iter_vs_migration  569 k / 42
+#   iter_vs_shrink      601 k / 63   iter_vs_reinsert   240 k / 16
+#   remove_vs_held_ref   21 k / 1    clear_vs_get       409 k / 48
+#   help_vs_reader       19 k / 2    get_in_overflow_vs_evacuation 22 k / 2
+#   owned_pin_moved_vs_remove 16 k / 2 (1 preemption: 3 threads)
+#   total 224 s (108 s before that change, same machine and day)
 # and for the cache (2 cores, load ~3)
 #   single_flight_success    104 k / 34   single_flight_failure     60 k / 18
 #   single_flight_panic       60 k / 18   single_flight_invalidated 76 k / 20

@@ -1,8 +1,18 @@
 //! The one place that decides whether evacmap's synchronisation primitives are
 //! the real ones or loom's model-checked stand-ins.
 //!
-//! Nothing else in the crate names `std::sync::atomic`, `parking_lot` or `loom`
-//! directly for shared state that a model must see: it imports from here. Under
+//! The rule: shared state whose synchronisation the algorithm relies on
+//! (every atomic loaded or stored with an ordering other than Relaxed, the
+//! shard lock, per-thread state that decides what a thread does) comes from
+//! here, never from `std::sync::atomic`, `parking_lot` or `loom` directly.
+//! Two kinds of state are std's even under a model, because a model gains
+//! nothing from seeing them and every loom atomic adds interleavings to
+//! explore: statistics, accessed Relaxed and deciding nothing outside the
+//! shard lock (a shard's `Counters` except `inserts`, `raw/accounting.rs`,
+//! `raw/pages.rs`'s mapped bytes, `RawMap::reserved`, the cache's stats),
+//! the cache's `MockClock` (a time source the user drives, as the system
+//! clock is); and `raw/sliced.rs`'s queue of big frees,
+//! which a model never uses (under loom queued work is done at once). Under
 //! `--cfg loom` (with `--cfg crossbeam_loom`, see `loom-tests/`; no cargo
 //! feature is involved) the atomics and the shard mutex are loom's, and
 //! crossbeam-epoch runs its own loom mode, so every interleaving of the
@@ -28,9 +38,9 @@ pub(crate) mod epoch {
 }
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8};
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8};
+pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
 
 // `Ordering` is a plain enum in both worlds.
 pub(crate) use std::sync::atomic::Ordering;

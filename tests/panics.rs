@@ -1004,12 +1004,14 @@ fn iteration_never_yields_a_reinserted_key_twice() {
 }
 
 // ---------------------------------------------------------------------------
-// Found under Miri (scripts/miri.sh): when `Eq` panics under the shard lock,
-// the unpublished entry is dropped while unwinding out of `Shard::swap`,
-// whose `key: &Q` argument points into that very entry. Function-argument
+// Found under Miri (scripts/miri.sh), fixed in `3681350`: when `Eq` panicked
+// under the shard lock, the unpublished entry was dropped while unwinding out
+// of `Shard::swap`, whose `key: &Q` argument pointed into that very entry. Function-argument
 // references are protected for the whole call (Stacked and Tree Borrows
 // alike; rustc emits `dereferenceable`/`noalias` for them), so freeing the
-// allocation before `swap` returns is undefined behaviour. Miri reports:
+// allocation before `swap` returns is undefined behaviour. Miri reported
+// (quoted as it was, before `src/raw/shard.rs` was split into
+// `src/raw/shard/`):
 //
 //   error: Undefined Behavior: deallocation through <tag> at allocN[0x0] is forbidden
 //     --> .../alloc/src/boxed.rs: self.1.deallocate(...)
@@ -1020,11 +1022,11 @@ fn iteration_never_yields_a_reinserted_key_twice() {
 //   backtrace: Unpublished::drop <- drop of Option<Unpublished> in Shard::swap
 //              (unwinding) <- RawMap::swap <- HashMap::insert_entry <- insert
 //
-// Natively this passes (the drop happens to be harmless today). Suggested
-// fix: keep the unpublished entry owned by the caller's frame while `swap`
-// runs — pass `new: &mut Option<Unpublished<K, V>>` (swap `take()`s it when
-// it publishes) or a raw key pointer instead of a protected `&Q` — so that
-// an unwind drops it only after `swap`'s frame, and its protector, are gone.
+// Natively it passed (the drop happened to be harmless). The fix: the
+// caller's frame keeps owning the unpublished entry while `swap` runs
+// (`new: &mut Option<Unpublished<K, V>>`, which `swap` `take()`s when it
+// publishes), so an unwind drops it only after `swap`'s frame, and its
+// protector, are gone. This test is the regression check, under Miri.
 
 #[test]
 fn eq_panic_under_the_lock_drops_the_entry_after_the_lookup() {

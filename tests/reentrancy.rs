@@ -23,7 +23,7 @@
 //!
 //! The known hazards are documented and tested at the end:
 //! - a key whose `Eq` writes to the same map: `Eq` is the only user code run
-//!   under a shard lock (`Shard::swap` → `Bucket::locate`), and the lock
+//!   under a shard lock (`Shard::swap` → `Bucket::locate_by`), and the lock
 //!   (`parking_lot::Mutex`) is not reentrant. `raw/lock.rs` detects re-entry
 //!   by the holding thread and panics with a message naming the mistake;
 //!   the tests check that every way of re-entering (a write to the same
@@ -31,8 +31,10 @@
 //!   and leaves the map usable. (Two threads whose `Eq`s write each other's
 //!   shards can still deadlock ABBA-style: not detectable by a per-thread
 //!   check, and not tested.)
-//! - a closure that writes its own key on *every* call can never commit: the
-//!   optimistic retry loops forever (ignored test; a design gap).
+//! - a closure that writes its own key on *every* call can never commit:
+//!   the optimistic retry would loop forever. `compute.rs` detects it (16
+//!   self-inflicted conflicts in a row) and panics with a message saying
+//!   so; the last test checks that it terminates.
 
 mod common;
 
@@ -749,7 +751,7 @@ fn eq_may_read_the_map_under_the_lock() {
 }
 
 /// The one known hazard: `Eq` is the only user code that runs under a shard
-/// lock (`Shard::swap` calls `Bucket::locate` with the lock held), and the
+/// lock (`Shard::swap` calls `Bucket::locate_by` with the lock held), and the
 /// lock is a `parking_lot::Mutex`, which is not reentrant. An `Eq` that
 /// writes to its own shard of the same map — or calls `clear`, `reserve`,
 /// `shrink_to_fit` or `reclaim`, which lock every shard — would wait for a
@@ -884,12 +886,11 @@ fn value_drop_may_call_back_into_the_map() {
 /// *every time it runs* can never commit: each run invalidates the entry the
 /// run saw, so the conditional swap conflicts and the closure runs again,
 /// forever (and, as the caller stays pinned, every retry's garbage piles up).
-/// Writing the key once (the scenarios above) is fine. Design gap, reported
-/// to the lead; suggested fix: detect a conflict caused by the calling thread
-/// itself (a thread-local count of this thread's committed swaps, with the
-/// hash of the last one, read before and after running the closure) and
-/// panic with "evacmap: the closure passed to update/compute/remove_if wrote
-/// the key it is deciding; it would be retried forever".
+/// Writing the key once (the scenarios above) is fine. Once a design gap;
+/// fixed in `b1756d0`: `compute.rs` (`SelfWrites`) counts the conflicts the
+/// closure caused itself and, after 16 in a row, panics with a message
+/// saying the closure's result can never be committed. This test fails if
+/// the update still spins (watchdog).
 #[test]
 fn closure_writing_its_own_key_every_time_terminates() {
     let map = new_map(MODES[0]);

@@ -6,18 +6,30 @@
 //! overflow bucket that becomes empty is unlinked and retired.
 //!
 //! # Invariants
-//! - Only the shard's writer (holding the shard lock) stores to a bucket.
-//! - An entry never moves to another slot of a live table: a reader scanning
-//!   the chain concurrently could otherwise miss it. (Evacuation copies the
-//!   pointer to a *different* table and leaves the old slot as it was.)
-//! - Publication order: entry pointer (Release) before its tag (Release);
-//!   removal order: pointer cleared before tag. Readers load the tag word
-//!   (Acquire), then pointers (Acquire), and trust only the pointer plus the
-//!   entry's full hash and key.
-//! - An overflow bucket is fully written before it is linked (Release), and the
-//!   `next` link of an unlinked overflow bucket is never changed again, so a
-//!   reader standing in it still reaches the rest of the chain.
-//! - After MOVED is set, nothing in the chain changes again.
+//! - *One writer*: only the shard's writer (holding the shard lock) stores
+//!   to a bucket, so every load the writer does is Relaxed and every
+//!   read-modify-write is a load and a store.
+//! - *Entries never move*: an entry never moves to another slot of a live
+//!   table: a reader scanning the chain concurrently could otherwise miss it.
+//!   (Evacuation copies the pointer to a *different* table and leaves the old
+//!   slot as it was.)
+//! - *Pointer before tag*: a slot's tag byte is non-zero iff its entry
+//!   pointer is non-null, except inside one write: publishing stores the
+//!   pointer (Release) before the tag, removing clears the pointer before the
+//!   tag. Every store of a tag word is Release: the word carries the tags of
+//!   entries published earlier (and MOVED), so a reader whose Acquire load
+//!   sees a tag finds its pointer. Readers load the tag word (Acquire), then
+//!   pointers (Acquire), and trust only the pointer plus the entry's full
+//!   hash and key.
+//! - *Linked when complete*: an overflow bucket is fully written before it is
+//!   linked (Release), and the `next` link of an unlinked overflow bucket is
+//!   never changed again, so a reader standing in it still reaches the rest
+//!   of the chain.
+//!
+//! Two more are kept here with the shard: the primary bucket's insert count
+//! is bumped before an entry is published anywhere in the chain (*announce,
+//! then publish*, `shard/counters.rs`), and a chain marked MOVED never
+//! changes again (*MOVED is final*, `shard/migrate.rs`).
 
 use std::ptr;
 
@@ -25,12 +37,12 @@ use super::entry::Entry;
 use super::prefetch;
 #[cfg(test)]
 use super::tag::SlotSet;
-use super::tag::{self, SLOTS};
-use crate::sync::{AtomicPtr, AtomicU64, Canary, Ordering};
+use super::tag::{AtomicTagWord, Tag, TagWord, SLOTS};
+use crate::sync::{AtomicPtr, Canary, Ordering};
 
 #[repr(C, align(64))]
 pub(crate) struct Bucket<K, V> {
-    tags: AtomicU64,
+    tags: AtomicTagWord,
     slots: [AtomicPtr<Entry<K, V>>; SLOTS],
     next: AtomicPtr<Bucket<K, V>>,
     canary: Canary,
@@ -60,18 +72,18 @@ impl<K, V> Bucket<K, V> {
 
     pub(crate) fn new() -> Self {
         Bucket {
-            tags: AtomicU64::new(0),
+            tags: AtomicTagWord::new(TagWord::EMPTY),
             slots: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             next: AtomicPtr::new(ptr::null_mut()),
             canary: Canary::default(),
         }
     }
 
-    /// The tag word. Acquire pairs with the Release stores of the writer
-    /// (publish, clear, mark moved), so the entries and successor table those
-    /// stores announce are visible.
+    /// The tag word. Acquire pairs with the writer's Release stores of it
+    /// (*pointer before tag*; the insert count's bump; MOVED), so the entries,
+    /// counts and successor table those stores announce are visible.
     #[inline(always)]
-    pub(crate) fn tags(&self) -> u64 {
+    pub(crate) fn tags(&self) -> TagWord {
         self.tags.load(Ordering::Acquire)
     }
 
@@ -83,7 +95,8 @@ impl<K, V> Bucket<K, V> {
     }
 
     /// The overflow link. Acquire pairs with the Release store in
-    /// [`Bucket::insert`] (link) or [`Bucket::clear`] (unlink).
+    /// [`Bucket::insert`] (link: the new bucket's slot, tag and entry) or
+    /// [`Bucket::clear`] (unlink: the rest of the chain).
     #[inline(always)]
     pub(crate) fn next(&self) -> *const Bucket<K, V> {
         self.next.load(Ordering::Acquire)
@@ -96,15 +109,15 @@ impl<K, V> Bucket<K, V> {
     #[inline]
     pub(crate) fn find_by(
         &self,
-        first_tags: u64,
+        first_tags: TagWord,
         hash: u64,
         is_it: impl Fn(&Entry<K, V>) -> bool,
     ) -> Option<&Entry<K, V>> {
-        let tag = tag::tag_of(hash);
+        let tag = Tag::of(hash);
         let mut bucket = self;
         let mut tags = first_tags;
         loop {
-            for slot in tag::matching(tags, tag) {
+            for slot in tags.matching(tag) {
                 let entry = bucket.entry(slot);
                 // SAFETY: a non-null slot pointer is a published entry; the
                 // caller's guard was pinned before the table was loaded, and
@@ -132,13 +145,13 @@ impl<K, V> Bucket<K, V> {
     /// `first_tags` is this bucket's tag word, already loaded.
     pub(crate) fn for_each_entry<'g>(
         &'g self,
-        first_tags: u64,
+        first_tags: TagWord,
         mut f: impl FnMut(&'g Entry<K, V>),
     ) {
         let mut bucket = self;
         let mut tags = first_tags;
         loop {
-            for slot in tag::occupied(tags) {
+            for slot in tags.occupied() {
                 // SAFETY: as in `find`.
                 if let Some(entry) = unsafe { bucket.entry(slot).as_ref() } {
                     f(entry);
@@ -156,6 +169,9 @@ impl<K, V> Bucket<K, V> {
     }
 
     // ---- writer side: every method below requires the shard lock ----
+    // (*one writer*: the writer's own loads are Relaxed; what it read was
+    // stored by itself or by an earlier holder of the lock, which the lock
+    // orders before it.)
 
     /// Finds the slot holding the entry `is_it` recognises (a key comparison
     /// or an identity; called only on entries with exactly this hash).
@@ -164,14 +180,14 @@ impl<K, V> Bucket<K, V> {
         hash: u64,
         is_it: impl Fn(&Entry<K, V>) -> bool,
     ) -> Option<SlotRef<K, V>> {
-        let tag = tag::tag_of(hash);
+        let tag = Tag::of(hash);
         let mut prev: *const Bucket<K, V> = ptr::null();
         let mut bucket: *const Bucket<K, V> = self;
         while !bucket.is_null() {
             // SAFETY: under the lock, chain buckets are live (only this writer
             // could unlink them).
             let b = unsafe { &*bucket };
-            for index in tag::matching(b.tags.load(Ordering::Relaxed), tag) {
+            for index in b.tags.load(Ordering::Relaxed).matching(tag) {
                 let entry = b.slots[index].load(Ordering::Relaxed);
                 // `matching` may report false positives, including an empty
                 // slot (tag 0 next to a matching tag 1).
@@ -198,32 +214,46 @@ impl<K, V> Bucket<K, V> {
     /// the primary bucket), linking a new overflow bucket if every slot is
     /// taken. Returns true if it allocated an overflow bucket.
     pub(crate) fn insert(&self, entry: *mut Entry<K, V>, hash: u64) -> bool {
-        let tag = tag::tag_of(hash);
-        // Announce the insert before publishing it: Release, so a scan that
-        // sees the entry (Acquire) sees the new count too (see `scan.rs`).
+        let tag = Tag::of(hash);
+        // Announce the insert before publishing it (*announce, then
+        // publish*). What makes the new count visible to a scan that sees the
+        // entry is the entry's own publication below (slot and tag, or the
+        // overflow link: Release, and after this store), paired with the
+        // scan's Acquire loads of them. This store's Release pairs with the
+        // scan's Acquire re-read of the tag word (`scan.rs`): a scan that
+        // sees this count sees the shard-wide bump made before it
+        // (`Counters::publish`). (And like every tag-word store it must be
+        // Release for *pointer before tag*: the word carries the older tags.)
         let head = self.tags.load(Ordering::Relaxed);
-        self.tags.store(tag::bump_inserts(head), Ordering::Release);
+        self.tags.store(head.bump_inserts(), Ordering::Release);
         let mut bucket = self;
         loop {
             let tags = bucket.tags.load(Ordering::Relaxed);
-            if let Some(index) = tag::empty(tags).first() {
+            if let Some(index) = tags.empty().first() {
                 // Release: the entry's fields are visible to whoever sees the
-                // pointer. Pointer before tag: a reader matching the tag finds it.
+                // pointer (pairs with `entry`'s Acquire). Pointer before tag:
+                // a reader matching the tag finds it.
                 bucket.slots[index].store(entry, Ordering::Release);
+                // Release: pairs with `tags`' Acquire (*pointer before tag*).
                 bucket
                     .tags
-                    .store(tag::with_tag(tags, index, tag), Ordering::Release);
+                    .store(tags.with_tag(index, tag), Ordering::Release);
                 return false;
             }
             let next = bucket.next.load(Ordering::Relaxed);
             if next.is_null() {
+                // The chain's first free slot is in a new bucket. Its slot and
+                // tag are stored Relaxed: no reader can reach the bucket until
+                // the link below, whose Release publishes them together with
+                // the entry's fields.
                 let overflow = Box::new(Bucket::new());
                 overflow.slots[0].store(entry, Ordering::Relaxed);
                 overflow
                     .tags
-                    .store(tag::with_tag(0, 0, tag), Ordering::Relaxed);
-                // Release: the bucket's contents are visible to any reader that
-                // follows this link (pairs with `next`'s Acquire).
+                    .store(TagWord::EMPTY.with_tag(0, tag), Ordering::Relaxed);
+                // Release: the bucket's slot and tag, and the entry they point
+                // to, are visible to any reader that follows this link (pairs
+                // with `next`'s Acquire; *linked when complete*).
                 bucket
                     .next
                     .store(Box::into_raw(overflow), Ordering::Release);
@@ -238,8 +268,14 @@ impl<K, V> Bucket<K, V> {
     pub(crate) fn replace(slot: &SlotRef<K, V>, entry: *mut Entry<K, V>) -> *mut Entry<K, V> {
         // SAFETY: `slot` was located under the lock we still hold.
         let bucket = unsafe { &*slot.bucket };
+        // The old pointer is `slot.entry`, read under the lock we hold (*one
+        // writer*): a plain store, not a swap, whose Acquire half would pair
+        // with nothing the lock does not already order (and whose locked
+        // instruction costs more). The tag is unchanged (same key, same hash).
+        debug_assert_eq!(bucket.slots[slot.index].load(Ordering::Relaxed), slot.entry);
         // Release: publishes the new entry's fields (pairs with `entry`'s Acquire).
-        bucket.slots[slot.index].swap(entry, Ordering::AcqRel)
+        bucket.slots[slot.index].store(entry, Ordering::Release);
+        slot.entry
     }
 
     /// Empties `slot`. If that leaves an overflow bucket empty, unlinks it and
@@ -247,10 +283,14 @@ impl<K, V> Bucket<K, V> {
     pub(crate) fn clear(slot: &SlotRef<K, V>) -> Option<*mut Bucket<K, V>> {
         // SAFETY: `slot` was located under the lock we still hold.
         let bucket = unsafe { &*slot.bucket };
+        // Pointer before tag. The null store publishes nothing (Release only
+        // for uniformity: a reader that sees null skips the slot); the tag
+        // word's store is Release for *pointer before tag* (the other slots'
+        // tags it carries).
         bucket.slots[slot.index].store(ptr::null_mut(), Ordering::Release);
-        let tags = tag::without(bucket.tags.load(Ordering::Relaxed), slot.index);
+        let tags = bucket.tags.load(Ordering::Relaxed).without(slot.index);
         bucket.tags.store(tags, Ordering::Release);
-        if slot.prev.is_null() || !tag::occupied(tags).is_empty() {
+        if slot.prev.is_null() || !tags.occupied().is_empty() {
             return None;
         }
         // SAFETY: the predecessor is in the chain, live under the lock.
@@ -262,11 +302,12 @@ impl<K, V> Bucket<K, V> {
         Some(slot.bucket as *mut _)
     }
 
-    /// Marks the bucket MOVED. Release: every copy of its entries into the
-    /// successor happens-before a reader that sees the mark (Acquire in `tags`).
+    /// Marks the bucket MOVED (*MOVED is final*). Release: every copy of its
+    /// entries into the successor, and the successor's link, happen-before a
+    /// reader that sees the mark (pairs with the Acquire in `tags`).
     pub(crate) fn mark_moved(&self) {
         let tags = self.tags.load(Ordering::Relaxed);
-        self.tags.store(tags | tag::MOVED, Ordering::Release);
+        self.tags.store(tags.with_moved(), Ordering::Release);
     }
 
     /// Every entry pointer of the chain, under the lock (or with exclusive access).
@@ -275,7 +316,7 @@ impl<K, V> Bucket<K, V> {
         while !bucket.is_null() {
             // SAFETY: live under the lock / exclusive access.
             let b = unsafe { &*bucket };
-            for index in tag::occupied(b.tags.load(Ordering::Relaxed)) {
+            for index in b.tags.load(Ordering::Relaxed).occupied() {
                 f(b.slots[index].load(Ordering::Relaxed));
             }
             bucket = b.next.load(Ordering::Relaxed);
@@ -292,10 +333,10 @@ impl<K, V> Bucket<K, V> {
             return;
         }
         let tags = self.tags.load(Ordering::Relaxed);
-        if tag::is_moved(tags) {
+        if tags.is_moved() {
             return; // already evacuated (a write's own bucket)
         }
-        for index in tag::occupied(tags) {
+        for index in tags.occupied() {
             prefetch::prefetch(self.slots[index].load(Ordering::Relaxed));
         }
     }
@@ -324,7 +365,7 @@ impl<K, V> Bucket<K, V> {
 
     #[cfg(test)]
     pub(crate) fn slot_set(&self) -> SlotSet {
-        tag::occupied(self.tags.load(Ordering::Relaxed))
+        self.tags.load(Ordering::Relaxed).occupied()
     }
 }
 

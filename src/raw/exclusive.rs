@@ -22,7 +22,7 @@
 //! writing through them is allowed.
 //!
 //! Each entry is visited once: a table chain holds a key in exactly one
-//! bucket that is not MOVED (invariant 3 of `raw/mod.rs`, the same fact that
+//! bucket that is not MOVED (*one place per key*, `shard/migrate.rs`, the same fact that
 //! `Table::free_owned` relies on to drop each entry once).
 
 use std::ptr;
@@ -31,7 +31,7 @@ use super::bucket::Bucket;
 use super::entry::Entry;
 use super::shard::counters::sub;
 use super::table::Table;
-use super::{tag, RawMap};
+use super::RawMap;
 use crate::sync::epoch;
 
 /// A position in a walk over every live entry, a bucket chain at a time.
@@ -100,7 +100,7 @@ impl<K, V> Cursor<K, V> {
             }
             let bucket = table.bucket(self.bucket);
             self.bucket += 1;
-            if tag::is_moved(bucket.tags()) {
+            if bucket.tags().is_moved() {
                 continue; // its entries are in the successor, walked later
             }
             bucket.entries_locked(|e| self.batch.push(e));
@@ -175,7 +175,7 @@ impl<K, V> RawMap<K, V> {
         let pos = self.pos(hash);
         loop {
             let bucket = table.bucket_for(pos);
-            if tag::is_moved(bucket.tags()) {
+            if bucket.tags().is_moved() {
                 // SAFETY: a MOVED bucket implies a linked successor, live as
                 // long as its predecessor is.
                 table = unsafe { &*table.next() };

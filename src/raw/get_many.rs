@@ -19,7 +19,8 @@
 
 use super::bucket::Bucket;
 use super::entry::Entry;
-use super::{prefetch, tag, RawMap};
+use super::tag::{Tag, TagWord};
+use super::{prefetch, RawMap};
 use crate::sync::epoch::Guard;
 
 /// The most keys one group overlaps: enough misses in flight to cover a
@@ -55,12 +56,12 @@ impl<K, V> RawMap<K, V> {
         }
         // Stage 2: each tag word, and the entry of the first slot whose tag
         // matches, prefetched (a second match is a 1-in-256 event per slot).
-        let mut tags = [0u64; GROUP];
+        let mut tags = [TagWord::EMPTY; GROUP];
         for i in 0..n {
             let Some(bucket) = buckets[i] else { continue };
             tags[i] = bucket.tags();
-            if prefetch::ENABLED && !tag::is_moved(tags[i]) {
-                if let Some(slot) = tag::matching(tags[i], tag::tag_of(hashes[i])).first() {
+            if prefetch::ENABLED && !tags[i].is_moved() {
+                if let Some(slot) = tags[i].matching(Tag::of(hashes[i])).first() {
                     prefetch::prefetch(bucket.entry(slot));
                 }
             }
@@ -71,7 +72,7 @@ impl<K, V> RawMap<K, V> {
             let is_it = |e: &Entry<K, V>| is_it(i, e);
             out[i] = match buckets[i] {
                 None => None,
-                Some(_) if tag::is_moved(tags[i]) => self.get_by(hashes[i], is_it, guard),
+                Some(_) if tags[i].is_moved() => self.get_by(hashes[i], is_it, guard),
                 Some(bucket) => bucket.find_by(tags[i], hashes[i], is_it),
             };
         }

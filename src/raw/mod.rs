@@ -35,29 +35,43 @@
 //! `shard/counters.rs` (`Counters::publish`) and `bucket.rs`
 //! (`Bucket::insert`), top to bottom.
 //!
-//! # The invariants, in one place
-//! 1. Readers take no lock and store nothing shared (except that pinning
-//!    does one bounded step of queued big frees while any is queued,
-//!    `sliced.rs`, never waiting for a lock). They pin an epoch guard
-//!    *before* loading a shard root, and every pointer they follow (root,
-//!    `next`, overflow link, slot) is loaded with Acquire and paired with a
-//!    Release store by the writer that published it.
-//! 2. Writers of a shard are serialised by its lock. They publish an object
-//!    only after initialising it, and unlink before retiring. Nothing reachable
-//!    from a root is ever freed directly: it is retired through the epoch.
-//! 3. An entry never moves within a live table, and a key is in at most one
-//!    slot of a table. During a migration a key's entry lives in the old
-//!    bucket until that bucket is MOVED, then in the successor only.
-//! 4. MOVED is set after the bucket's entries are in the successor, and the
-//!    old chain never changes afterwards.
-//! 5. Every entry is dropped exactly once: replaced or removed entries through
-//!    their own retirement, live entries by `clear` (as part of the detached
-//!    chain) or by dropping the map; evacuated tables never drop entries.
-//! 6. No operation pays for freeing a big object: a retired table's
-//!    OS-mapped array and a cleared chain are queued by their deferred
-//!    destructor (once no reader can reach them) and freed a bounded step
-//!    per later write (`sliced.rs`); evacuated overflow buckets are retired
-//!    in batches during the migration, so freeing a table visits no bucket.
+//! # The invariants
+//! Each invariant is stated once, in italics, next to the code that keeps
+//! it, and referred to elsewhere by its name. Those that no single module
+//! keeps are stated here:
+//! - *Readers never wait*: readers take no lock and store nothing shared
+//!   (except that pinning does one bounded step of queued big frees while
+//!   any is queued, `sliced.rs`, never waiting for a lock). They pin an
+//!   epoch guard *before* loading a shard root.
+//! - *Acquire meets Release*: every pointer a reader follows (root, `next`,
+//!   overflow link, slot) and every word that announces one (a tag word) is
+//!   loaded with Acquire and paired with a Release store by the writer that
+//!   published it. Each such load and store says at its site what it pairs
+//!   with; a Relaxed one says why nothing needs to.
+//! - *Unlink, then retire*: writers of a shard are serialised by its lock.
+//!   They publish an object only after initialising it, and unlink before
+//!   retiring. Nothing reachable from a root is ever freed directly: it is
+//!   retired through the epoch.
+//! - *Dropped exactly once*: replaced or removed entries through their own
+//!   retirement, live entries by `clear` (as part of the detached chain) or
+//!   by dropping the map; evacuated tables never drop entries.
+//! - *No operation pays for a big free*: a retired table's OS-mapped array
+//!   and a cleared chain are queued by their deferred destructor (once no
+//!   reader can reach them) and freed a bounded step per later operation
+//!   (`sliced.rs`); evacuated overflow buckets are retired in batches during
+//!   the migration (`shard/migrate.rs`, step 4), so freeing a table visits
+//!   no bucket.
+//!
+//! And where the others are:
+//! - [`tag`]: *no false negatives, exact emptiness*;
+//! - [`bucket`]: *one writer*, *entries never move*, *pointer before tag*,
+//!   *linked when complete*;
+//! - `shard/mod.rs`: the root (lazy, stored under the lock only);
+//!   `shard/counters.rs`: *counters are statistics*, *announce, then
+//!   publish*; `shard/batch.rs`: *retiring late is safe*;
+//!   `shard/migrate.rs`: the migration protocol, *MOVED is final*, *one
+//!   place per key*; `shard/clear.rs`: *a clear is atomic per shard*;
+//! - [`scan`]: *a chain scan validates itself*.
 
 pub(crate) mod accounting;
 pub(crate) mod alloc;

@@ -18,16 +18,21 @@
 //! is visited once, so each *entry* is seen once. A *key* could still be seen
 //! twice within one chain scan: removed after the scan read it, and
 //! re-inserted into a slot the scan had not reached yet (its old slot having
-//! been taken by another key meanwhile). So a chain scan validates itself:
-//! every insert bumps the primary bucket's insert count before publishing
-//! (Release), and the scan re-reads the count after reading the chain
-//! (Acquire). If an entry inserted during the scan was seen, so was its bump,
-//! and the bucket is scanned again. The count has 15 bits: a scan preempted
-//! for long enough could see it come full circle, so the scan also reads the
-//! shard's insert counter (`Counters::inserts`, bumped before every bucket
-//! count, never wrapping) before and after, and rescans if it moved by a
-//! quarter turn or more; a full turn of one bucket's count implies at least
-//! that many shard-wide. No user code (`Eq`, `Hash`) is involved.
+//! been taken by another key meanwhile).
+//!
+//! # Invariant: *a chain scan validates itself*
+//! Every insert bumps the primary bucket's insert count before publishing
+//! (*announce, then publish*, `shard/counters.rs`), and the scan re-reads the
+//! count after reading the chain. If an entry inserted during the scan was
+//! seen, so was its bump (the entry's Release publication comes after the
+//! bump and the scan's Acquire load saw it), and the bucket is scanned again.
+//! The count has 15 bits: a scan preempted for long enough could see it come
+//! full circle, so the scan also reads the shard's insert counter
+//! (`Counters::inserts`, bumped before every bucket count, never wrapping)
+//! before and after, and rescans if it moved by a quarter turn or more; a
+//! full turn of one bucket's count implies at least that many shard-wide (the
+//! orderings that make the two reads bracket the bucket's bumps are at the
+//! loads in [`collect_range`]). No user code (`Eq`, `Hash`) is involved.
 //! Hence:
 //! - no key is yielded twice (positions only increase between chunks; within
 //!   a chunk each range is scanned once, by a scan no insert raced);
@@ -42,7 +47,7 @@ use super::shard::Shard;
 use super::table::Table;
 use super::tag;
 use crate::sync::epoch::Guard;
-use std::sync::atomic::Ordering;
+use crate::sync::Ordering;
 
 /// Root buckets visited per chunk: a chunk holds about `CHUNK_BUCKETS *
 /// MAX_LOAD / 2` entries, so the scanning guard is held only briefly.
@@ -74,11 +79,14 @@ pub(crate) fn collect_range<K, V>(
         let whole = lo <= b_lo && b_hi <= hi;
         loop {
             // Acquire, before the bucket's tags: pairs with the Release bump
-            // in `Counters::publish`, so the tags read next are no older
-            // than the inserts this value counts.
+            // in `Counters::publish`. Reading publish `n`'s shard bump means
+            // every earlier publish's bucket bump happened before, so the tags
+            // read next show them: of the bucket bumps this read of the tags
+            // misses, at most one (publish `n`'s) is counted in
+            // `shard_before`.
             let shard_before = shard_inserts.load(Ordering::Acquire);
             let tags = bucket.tags();
-            if tag::is_moved(tags) {
+            if tags.is_moved() {
                 // SAFETY: MOVED implies a linked successor that lives at least
                 // as long as this table (see `Shard::find`).
                 let next = unsafe { &*table.next() };
@@ -102,13 +110,17 @@ pub(crate) fn collect_range<K, V>(
                     }
                 });
             }
-            // Acquire (after the Acquire loads of the scan): pairs with the
-            // Release bump that precedes every insert's publication.
-            let count_unchanged = tag::inserts(bucket.tags()) == tag::inserts(tags);
-            // Acquire, after the tags: sees at least every shard bump that
-            // preceded the bucket count just read.
+            // Acquire: pairs with the Release of the bucket's insert-count
+            // bump (`Bucket::insert`), so the shard bump made before it is
+            // visible to the load below. (Seeing any entry published during
+            // the scan implies seeing its bump: that is the entry's Release
+            // and the scan's Acquire loads of slots, tags and links.)
+            let count_unchanged = bucket.tags().inserts() == tags.inserts();
+            // Relaxed: it pairs with nothing. Every shard bump that happened
+            // before the bucket count just read (Acquire, above) is visible to
+            // it by coherence, which is all the wrap check needs.
             let shard_moved = shard_inserts
-                .load(Ordering::Acquire)
+                .load(Ordering::Relaxed)
                 .wrapping_sub(shard_before);
             if count_unchanged && shard_moved < tag::INSERTS_PERIOD / 4 {
                 break;

@@ -22,7 +22,7 @@
 //! is what the work takes: one per 128 buckets of a cleared chain (about
 //! 500 entries), one per 256 KiB of an unmapped table
 //! (tests/read_only_reclaim.rs checks it). This is the one exception to
-//! "readers store nothing shared" (`raw/mod.rs`, invariant 1), and only
+//! *readers never wait* (`raw/mod.rs`), and only
 //! while work is queued: nothing is stored when the queue is empty, and a
 //! read never waits for the queue's lock. The hook sits in the pin, not in
 //! the lookup, so that reads through a `pin()` handle pay nothing for it.

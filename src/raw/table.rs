@@ -23,7 +23,6 @@ use super::alloc::{alloc_buckets, Buckets, ALIGN_SLACK};
 use super::bucket::Bucket;
 use super::entry::Entry;
 use super::pages::Pages;
-use super::tag;
 use crate::sync::{AtomicPtr, Canary, Ordering};
 
 /// The largest table: 2^40 buckets (64 TiB of buckets) per shard.
@@ -129,6 +128,10 @@ impl<K, V> Table<K, V> {
     /// Links the successor (writer, under the lock, once per table).
     pub(crate) fn set_next(&self, successor: *mut Table<K, V>) {
         debug_assert!(self.next.load(Ordering::Relaxed).is_null());
+        // Release: the successor's zeroed buckets are visible to a reader
+        // that loads the link (pairs with `next`'s Acquire). Readers only
+        // follow it after seeing a MOVED mark, whose own Release comes later
+        // and covers it too.
         self.next.store(successor, Ordering::Release);
     }
 
@@ -150,7 +153,7 @@ impl<K, V> Table<K, V> {
         let mut freed = 0;
         for bucket in &self.buckets[range] {
             bucket.kill_canary();
-            if tag::is_moved(bucket.tags()) {
+            if bucket.tags().is_moved() {
                 continue;
             }
             bucket.entries_locked(|entry| {
@@ -182,7 +185,7 @@ impl<K, V> Table<K, V> {
         if cfg!(loom) {
             // Only loom's canaries need the visit (they are no-ops otherwise).
             for bucket in table.buckets.iter() {
-                debug_assert!(tag::is_moved(bucket.tags()));
+                debug_assert!(bucket.tags().is_moved());
                 bucket.kill_canary();
             }
         }

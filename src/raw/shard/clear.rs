@@ -29,9 +29,12 @@ impl<K, V> Shard<K, V> {
     {
         let (root, bytes) = {
             let mut state = self.lock();
-            // Release: the empty state (null root) is published like any
-            // other root change; pairs with `root`'s Acquire.
-            let root = self.root.swap(ptr::null_mut(), Ordering::AcqRel);
+            // Release, like every root change: pairs with `root`'s Acquire,
+            // so a reader that sees the empty shard also sees what this
+            // thread did before the clear. No Acquire half: the old root was
+            // stored by this writer or an earlier holder of the lock, which
+            // the lock orders before this swap.
+            let root = self.root.swap(ptr::null_mut(), Ordering::Release);
             // Entries removed before the clear go to the collector now too.
             state
                 .retired
@@ -72,6 +75,10 @@ impl<K, V> Shard<K, V> {
     /// Frees everything, synchronously: the map is being dropped, so no
     /// reader can exist.
     pub(crate) fn drop_tables(&mut self) {
+        // Relaxed: pairs with nothing. `&mut self` means no other thread can
+        // reach the shard, and whatever gave this thread exclusive access (a
+        // join, the last `Arc` dropped, a channel) already ordered every other
+        // thread's use of it before this point.
         let root = self.root.swap(ptr::null_mut(), Ordering::Relaxed);
         // SAFETY: exclusive access; the chain owns its entries.
         unsafe { Table::free_chain(root) };

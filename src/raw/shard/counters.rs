@@ -3,22 +3,26 @@
 //! become visible.
 //!
 //! # Invariants
-//! - **Counters are statistics**: written only by the shard's writer, under
+//! - *Counters are statistics*: written only by the shard's writer, under
 //!   the lock, and read without it (Relaxed). A plain load and store
 //!   therefore replaces a locked read-modify-write ([`add`], [`sub`]); a
-//!   reader sees each counter exact whenever no write is in flight.
-//! - **Announce, then publish**: every entry published into a bucket of the
+//!   reader sees each counter exact whenever no write is in flight. Being
+//!   statistics, they are std atomics even under loom (see `sync.rs`),
+//!   except [`Counters::inserts`], which the protocol orders.
+//! - *Announce, then publish*: every entry published into a bucket of the
 //!   shard, an insert or an evacuation copy, goes through
 //!   [`Counters::publish`], which bumps [`Counters::inserts`] (Release),
-//!   then the bucket's own insert count (Release, in `Bucket::insert`), and
-//!   only then stores the entry. A chain scan relies on this order to notice
-//!   an insert that raced it (`scan.rs`).
+//!   then the primary bucket's own insert count (Release, in
+//!   `Bucket::insert`), and only then stores the entry (Release) anywhere in
+//!   the chain. A chain scan relies on this order to notice an insert that
+//!   raced it (*a chain scan validates itself*, `scan.rs`, which has the
+//!   Acquire loads these stores pair with).
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use crate::raw::bucket::Bucket;
 use crate::raw::entry::Entry;
-use crate::sync::Ordering;
+use crate::sync::{self, Ordering};
 
 /// Shard statistics, written under the lock, read anywhere.
 #[derive(Default)]
@@ -40,8 +44,10 @@ pub(crate) struct Counters {
     /// Entries ever published into a bucket of this shard (inserts and
     /// evacuation copies); never wraps in practice. A scan uses it to rule
     /// out that a bucket's own (15-bit) insert count wrapped (see `scan.rs`);
-    /// bumped by [`Counters::publish`] only.
-    pub(crate) inserts: AtomicUsize,
+    /// bumped by [`Counters::publish`] only. Unlike the statistics above, a
+    /// `crate::sync` atomic: its orderings are part of the protocol, so loom
+    /// models it.
+    pub(crate) inserts: sync::AtomicUsize,
 }
 
 impl Counters {
@@ -51,8 +57,11 @@ impl Counters {
     /// the shard lock.
     #[inline(always)]
     pub(crate) fn publish<K, V>(&self, bucket: &Bucket<K, V>, entry: *mut Entry<K, V>, hash: u64) {
-        // Release, paired with the scan's Acquire loads of `inserts`: a scan
-        // that sees the bucket count bumped next sees this bump too.
+        // Release, paired with the scan's first Acquire load of `inserts`
+        // (`scan::collect_range`): a scan that reads this count sees every
+        // earlier publish's bucket bump. A scan that sees the bucket bump
+        // made next (Release, Acquire) sees this one too. Relaxed load: the
+        // writer's own value (*counters are statistics*).
         self.inserts
             .store(self.inserts.load(Relaxed) + 1, Ordering::Release);
         if bucket.insert(entry, hash) {

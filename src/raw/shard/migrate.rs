@@ -15,10 +15,15 @@
 //!    *then* set MOVED on the old primary bucket (Release). A reader that
 //!    sees MOVED (Acquire) therefore sees every copied entry; a reader that
 //!    does not see it scans the old chain, which no longer changes. Entries
-//!    are shared, never copied.
+//!    are shared, never copied. Invariant *MOVED is final*: MOVED is set
+//!    once, after every entry of the chain is in the successor, is never
+//!    cleared, and nothing in the chain changes after it.
 //! 3. **Write**: a write first evacuates the bucket of its own key, so the
 //!    successor is the only place that key can change. Then it evacuates up
-//!    to `step` more buckets in index order (bounded pause).
+//!    to `step` more buckets in index order (bounded pause). Invariant *one
+//!    place per key*: a key is in at most one slot of a table; during a
+//!    migration its entry is in the old chain until that bucket is MOVED,
+//!    then written in the successor only.
 //! 4. **Retire overflow early**: an evacuated bucket's overflow buckets are
 //!    unreachable for any reader that pins afterwards (it sees MOVED on the
 //!    primary bucket and goes to the successor), so they are retired in
@@ -43,7 +48,6 @@ use super::{AfterUnlock, Migration, Policy, Shard, State};
 use crate::raw::bucket::Bucket;
 use crate::raw::sliced::Sliced;
 use crate::raw::table::Table;
-use crate::raw::tag;
 use crate::sync::epoch::Guard;
 use crate::sync::Ordering;
 
@@ -58,7 +62,7 @@ fn evacuate<K, V>(
     migration: &mut Migration<K, V>,
 ) {
     let bucket = old.bucket(index);
-    if tag::is_moved(bucket.tags()) {
+    if bucket.tags().is_moved() {
         return;
     }
     bucket.entries_locked(|entry| {

@@ -29,6 +29,9 @@
 //!
 //! # Invariants
 //! - `root` is null until the first insert (lazy tables) and after `clear`.
+//!   It is stored only under the lock (or with `&mut self`), so the writer
+//!   loads it Relaxed; readers load it with Acquire ([`Shard::root`]),
+//!   paired with the Release of every store that installs a table.
 //! - At most one migration per shard: while `state.migration` is `Some`, the
 //!   root's `next` is the successor and every write goes to the successor,
 //!   after evacuating the written key's old bucket (`migrate.rs`, protocol
@@ -208,7 +211,7 @@ impl<K, V> Shard<K, V> {
         loop {
             let bucket = table.bucket_for(pos);
             let tags = bucket.tags();
-            if super::tag::is_moved(tags) {
+            if tags.is_moved() {
                 // SAFETY: a MOVED bucket implies a successor was linked
                 // (Release) before any mark (Acquire via `tags`); it is
                 // retired no earlier than this table.
@@ -368,7 +371,7 @@ impl<K, V> Shard<K, V> {
             self.step(state, policy, guard, pos, policy.step, after);
             // Completing a migration may start a follow-up one: the written
             // key's bucket must be evacuated into *that* successor too before
-            // the write goes there (invariant 3).
+            // the write goes there (*one place per key*, `migrate.rs`).
             if let Some(pos) = pos {
                 while state.migration.is_some() && !self.bucket_moved(pos) {
                     self.step(state, policy, guard, Some(pos), 0, after);
@@ -389,6 +392,6 @@ impl<K, V> Shard<K, V> {
     fn bucket_moved(&self, pos: u64) -> bool {
         // SAFETY: a pending migration implies a live root under the lock.
         let root = unsafe { &*self.root.load(Ordering::Relaxed) };
-        super::tag::is_moved(root.bucket_for(pos).tags())
+        root.bucket_for(pos).tags().is_moved()
     }
 }
