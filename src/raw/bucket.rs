@@ -209,6 +209,7 @@ impl<K, V> Bucket<K, V> {
             if let Some(index) = tag::empty(tags).first() {
                 // Release: the entry's fields are visible to whoever sees the
                 // pointer. Pointer before tag: a reader matching the tag finds it.
+                // inject: relaxed-entry-publish
                 bucket.slots[index].store(entry, Ordering::Release);
                 bucket
                     .tags
