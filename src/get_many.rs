@@ -46,6 +46,7 @@ where
                 n += 1;
             }
             // `group[i]` is `Some` for every `i < n`.
+            // inject: batch-compares-wrong-key
             let is_it = |i: usize, e: &Entry<K, V>| Some(e.key.borrow()) == group[i];
             self.raw
                 .get_group(&hashes[..n], is_it, guard, &mut found[..n]);

@@ -87,6 +87,7 @@ where
         // The default collector: the one `epoch::pin()` uses, so the map's
         // retirements wait for this participant too. A collector of our own
         // would not be consulted before the global one frees an entry.
+        // inject: owned-pin-foreign-collector
         let participant = epoch::default_collector().register();
         let guard = participant.pin();
         OwnedPinned {

@@ -32,6 +32,7 @@ pub(crate) mod epoch {
     /// load when nothing is queued).
     #[inline(always)]
     pub(crate) fn pin() -> Guard {
+        // inject: pin-skips-queued-frees
         crate::raw::sliced::step_before_pin();
         crossbeam_epoch::pin()
     }

@@ -179,6 +179,7 @@ where
     {
         let entry = self.map.lookup(hash, key, guard)?;
         let now = self.now();
+        // inject: cache-returns-expired
         if self.expired(entry, now) {
             return None;
         }
@@ -256,6 +257,7 @@ where
             left.set(if n == 0 { READS_PER_CHECK } else { n });
             n == 0
         });
+        // inject: cache-reads-do-no-expiry-work
         if due && self.time.now() >= self.next_expiry.load(Relaxed) {
             self.maintain(false);
         }
@@ -383,6 +385,7 @@ where
         self.session(&guard, &mut removals, |s| s.retire(old));
         let cause = self.cause_of(old, RemovalCause::Explicit);
         let result = (cause == RemovalCause::Explicit).then(|| f(old));
+        // inject: cache-listener-twice
         removals.push(old, cause);
         self.deliver(removals);
         result
@@ -694,6 +697,7 @@ where
             return;
         }
         // The hand must meet it where the map's order has it.
+        // inject: cache-walk-misses-placed
         self.store.walk.placed(new.hash);
         match old_placed {
             Some(old) => {
@@ -734,6 +738,7 @@ where
             Standing::Unplaced => {}
             Standing::Removed => return,
         }
+        // inject: cache-retire-leaves-standing
         entry.value.meta.set_removed();
         // Once this session ends, the entry may be freed.
         self.store.walk.invalidate();
@@ -756,6 +761,7 @@ where
                 self.timers.push(deadline, hash, id);
                 continue;
             }
+            // inject: cache-expiry-by-key
             if self.store.map.unpublish_exact(self.store.guard, entry) {
                 self.store.removals.push(entry, RemovalCause::Expired);
             }

@@ -237,6 +237,7 @@ impl<K: Eq, V: Clone> Loads<K, V> {
     /// clone the table keeps while the load runs.
     pub(crate) fn join(&self, hash: u64, key: K) -> Role<'_, K, V> {
         let mut shard = self.shard(hash);
+        // inject: cache-waiter-leads
         if let Some(e) = shard.iter().find(|e| e.hash == hash && e.key == key) {
             return Role::Follow(e.load.clone());
         }
@@ -335,6 +336,7 @@ impl<K: Eq, V: Clone> Leader<'_, K, V> {
                 .expect("a leader's load stays registered until it finishes");
             let entry = shard.swap_remove(at);
             match &outcome {
+                // inject: cache-load-ignores-writes
                 Outcome::Done(value) if !entry.superseded => Some(insert(value)),
                 _ => None,
             }

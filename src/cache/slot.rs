@@ -89,6 +89,7 @@ impl Meta {
         let freq = (word & 3).min(u64::from(MAX_FREQ) - 1) + 1;
         let deadline = deadline.map_or(word >> 2, |d| d.min(NEVER));
         let new = deadline << 2 | freq;
+        // inject: cache-access-never-recorded
         if new != word {
             self.word.store(new, Relaxed);
         }

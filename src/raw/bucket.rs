@@ -233,6 +233,7 @@ impl<K, V> Bucket<K, V> {
                 // Release: the entry's fields are visible to whoever sees the
                 // pointer (pairs with `entry`'s Acquire). Pointer before tag:
                 // a reader matching the tag finds it.
+                // inject: relaxed-entry-publish
                 bucket.slots[index].store(entry, Ordering::Release);
                 // Release: pairs with `tags`' Acquire (*pointer before tag*).
                 bucket

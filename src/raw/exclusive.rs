@@ -100,6 +100,7 @@ impl<K, V> Cursor<K, V> {
             }
             let bucket = table.bucket(self.bucket);
             self.bucket += 1;
+            // inject: exclusive-walk-enters-moved
             if bucket.tags().is_moved() {
                 continue; // its entries are in the successor, walked later
             }

@@ -72,6 +72,7 @@ impl<K, V> RawMap<K, V> {
             let is_it = |e: &Entry<K, V>| is_it(i, e);
             out[i] = match buckets[i] {
                 None => None,
+                // inject: batch-moved-as-absent
                 Some(_) if tags[i].is_moved() => self.get_by(hashes[i], is_it, guard),
                 Some(bucket) => bucket.find_by(tags[i], hashes[i], is_it),
             };

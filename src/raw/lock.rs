@@ -80,6 +80,7 @@ impl<T> ShardLock<T> {
     /// deadlock.
     #[inline]
     pub(crate) fn lock(&self) -> Locked<'_, T> {
+        // inject: nested-lock-allowed
         let held = Held::first().unwrap_or_else(|| nested_lock());
         Locked {
             guard: self.mutex.lock(),

@@ -122,6 +122,7 @@ pub(crate) fn collect_range<K, V>(
             let shard_moved = shard_inserts
                 .load(Ordering::Relaxed)
                 .wrapping_sub(shard_before);
+            // inject: scan-trusts-a-raced-chain
             if count_unchanged && shard_moved < tag::INSERTS_PERIOD / 4 {
                 break;
             }

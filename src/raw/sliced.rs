@@ -81,6 +81,7 @@ pub(crate) fn enqueue(work: Box<dyn Sliced>, accounting: Arc<Accounting>, pendin
         accounting,
         pending,
     };
+    // inject: clear-frees-in-collection
     if cfg!(loom) {
         while !item.step() {}
         return;

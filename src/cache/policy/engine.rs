@@ -205,6 +205,7 @@ impl Policy {
     /// Evicts (through [`Store::evict`]) until the weight is within the
     /// capacity.
     pub fn evict<S: Store>(&mut self, store: &mut S) {
+        // inject: cache-bound-off-by-one
         while self.weight > self.max_weight {
             let small_over = self.small_weight as f64 > self.small_target();
             let main_empty = self.len == self.small_len;
@@ -258,6 +259,7 @@ impl Policy {
         // With main empty the frequency rule has no victim to compare
         // with: admitting would only make the next small entry (in a tiny
         // cache, the one just inserted) the victim, so recency decides.
+        // inject: cache-door-without-victim
         let rule = if self.len == self.small_len {
             Rule::Recency
         } else {

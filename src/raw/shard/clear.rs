@@ -96,6 +96,7 @@ impl<K, V> Shard<K, V> {
         // `Ref` and handle borrows the map): the retire batch can be freed
         // at once, outside the lock: the values' destructors are user code,
         // which may write to another map.
+        // inject: drop-values-under-lock
         let retired = self.lock().retired.take();
         for entry in retired {
             // SAFETY: unlinked entries owned by the batch alone.

@@ -65,13 +65,16 @@ fn evacuate<K, V>(
     if bucket.tags().is_moved() {
         return;
     }
+    // inject: moved-before-copied
     bucket.entries_locked(|entry| {
         // SAFETY: entries in a chain are live under the lock.
         let hash = unsafe { (*entry).hash };
+        // inject: shrink-wrong-index
         let pos = hash << shard_bits;
         counters.publish(new.bucket_for(pos), entry, hash);
     });
     // Only after every copy: see step 2 of the protocol.
+    // inject: moved-before-copied
     bucket.mark_moved();
     // Retired by the caller, after the mark (step 4).
     migration.old_overflow.extend(bucket.overflow_locked());
@@ -224,6 +227,7 @@ impl<K, V> Shard<K, V> {
         let (old_log2, new) = unsafe { ((*old).log2(), (*old).next()) };
         let new_log2 = unsafe { (*new).log2() };
         // Release pairs with readers' Acquire in `root`.
+        // inject: relaxed-table-publish
         self.root.store(new, Ordering::Release);
         debug_assert!(migration.old_overflow.is_empty(), "retired by `step`");
         let counters = &self.writer.counters;
@@ -238,6 +242,8 @@ impl<K, V> Shard<K, V> {
         // SAFETY: no new reader can reach `old` (the root moved on, and only
         // the root pointed at it). Every bucket is MOVED: its entries all live
         // on in the successor and its overflow buckets were retired already.
+        // inject: free-immediately
+        // inject: never-retire
         unsafe {
             self.writer
                 .retirer
@@ -265,6 +271,7 @@ impl<K, V> Shard<K, V> {
         // mark and never enters the chain. Each is retired only here, once:
         // `Table::free_owned` skips the chains of MOVED buckets.
         unsafe {
+            // inject: free-old-overflow-immediately
             self.writer
                 .retirer
                 .retire_batch(guard, batch, Bucket::<K, V>::BYTES, |bucket| {

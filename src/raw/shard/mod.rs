@@ -186,6 +186,7 @@ impl<K, V> Shard<K, V> {
     /// its buckets are initialised.
     #[inline(always)]
     pub(crate) fn root<'g>(&self, _guard: &'g Guard) -> Option<&'g Table<K, V>> {
+        // inject: relaxed-root-load
         let root = self.root.load(Ordering::Acquire);
         // SAFETY: tables are retired through the epoch only after the root
         // stops pointing at them, and the guard was pinned before this load.
@@ -211,6 +212,7 @@ impl<K, V> Shard<K, V> {
         loop {
             let bucket = table.bucket_for(pos);
             let tags = bucket.tags();
+            // inject: reader-ignores-moved
             if tags.is_moved() {
                 // SAFETY: a MOVED bucket implies a successor was linked
                 // (Release) before any mark (Acquire via `tags`); it is
@@ -308,6 +310,7 @@ impl<K, V> Shard<K, V> {
             (Some(slot), Some(new)) => {
                 let old = Bucket::replace(&slot, new.publish());
                 // SAFETY: `old` was just unlinked (replaced with Release).
+                // inject: double-drop-replaced
                 unsafe { state.retired.push(old, retirer, counters, guard) };
                 old
             }
@@ -345,6 +348,7 @@ impl<K, V> Shard<K, V> {
         counters.target_log2.store(log2 as usize, Relaxed);
         // Release: the empty table is initialised before readers see it
         // (pairs with `root`'s Acquire).
+        // inject: relaxed-root-install
         self.root.store(root, Ordering::Release);
     }
 
