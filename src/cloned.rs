@@ -14,8 +14,8 @@ use std::hash::{BuildHasher, Hash};
 use std::iter::FusedIterator;
 
 use crate::raw::entry::Entry;
+use crate::raw::pin_for_read;
 use crate::raw::scan;
-use crate::sync::epoch;
 use crate::HashMap;
 
 /// Owned `(K, V)` clones of a map's entries, a chunk at a time; see
@@ -93,7 +93,7 @@ where
         let shard_bits = raw.policy().shard_bits;
         let mut items = std::mem::take(&mut self.items);
         while let Some(shard) = raw.shards().get(self.shard) {
-            let guard = epoch::pin();
+            let guard = pin_for_read();
             self.pointers.0.clear();
             let next =
                 scan::next_chunk(shard, self.cursor, shard_bits, &guard, &mut self.pointers.0);

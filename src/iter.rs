@@ -11,9 +11,10 @@
 use std::fmt;
 
 use crate::raw::entry::Entry;
+use crate::raw::pin_for_read;
 use crate::raw::{scan, RawMap};
 use crate::refs::{KeyRef, Ref};
-use crate::sync::epoch::{self, Guard};
+use crate::sync::epoch::Guard;
 
 /// The scan position shared by every iterator: a shard, a position cursor in
 /// it, and the entries of the current chunk.
@@ -114,7 +115,7 @@ impl<'a, K, V> Iterator for Iter<'a, K, V> {
             // Unpin between chunks so a long iteration does not hold back
             // reclamation, then pin afresh for the next chunk.
             self.guard = None;
-            let guard = epoch::pin();
+            let guard = pin_for_read();
             if !self.scan.refill(self.raw, &guard) {
                 return None;
             }

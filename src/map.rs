@@ -12,6 +12,7 @@ use crate::errors::TryReserveError;
 use crate::iter::{Iter, Keys, Values};
 use crate::pinned::Pinned;
 use crate::raw::entry::{Entry, Unpublished};
+use crate::raw::pin_for_read;
 use crate::raw::shard::resize::ReserveError;
 use crate::raw::{RawMap, SwapExpect};
 use crate::refs::Ref;
@@ -317,7 +318,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let guard = epoch::pin();
+        let guard = pin_for_read();
         let entry: Option<*const Entry<K, V>> = self.get_entry(key, &guard).map(|e| e as *const _);
         // SAFETY: reached under `guard`, which the Ref takes over.
         entry.map(|e| unsafe { Ref::new(guard, &*e) })
@@ -381,7 +382,8 @@ where
         Q: Hash + Eq + ?Sized,
         V: Clone,
     {
-        self.get_entry(key, &epoch::pin()).map(|e| e.value.clone())
+        self.get_entry(key, &pin_for_read())
+            .map(|e| e.value.clone())
     }
 
     /// Whether `key` is present.
@@ -397,7 +399,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.get_entry(key, &epoch::pin()).is_some()
+        self.get_entry(key, &pin_for_read()).is_some()
     }
 
     /// Inserts `key` → `value`, returning the previous value if there was one.

@@ -12,7 +12,8 @@ use std::fmt;
 use std::hash::{BuildHasher, Hash};
 
 use crate::iter::PinnedIter;
-use crate::sync::epoch::{self, Guard};
+use crate::raw::pin_for_read;
+use crate::sync::epoch::Guard;
 use crate::HashMap;
 
 /// A guard-bound handle to a map; see [`HashMap::pin`].
@@ -39,7 +40,7 @@ where
     pub(crate) fn new(map: &'m HashMap<K, V, S>) -> Self {
         Pinned {
             map,
-            guard: epoch::pin(),
+            guard: pin_for_read(),
         }
     }
 

@@ -34,6 +34,7 @@ use rayon::iter::plumbing::UnindexedConsumer;
 use rayon::prelude::*;
 
 use crate::raw::entry::Entry;
+use crate::raw::pin_for_read;
 use crate::raw::{scan, RawMap, SwapExpect};
 use crate::sync::epoch::{self, Guard};
 use crate::HashMap;
@@ -94,7 +95,7 @@ impl<K, V> ShardWalk<K, V> {
     /// under the chunk's pin.
     fn for_each(mut self, raw: &RawMap<K, V>, mut visit: impl FnMut(&Entry<K, V>, &Guard)) {
         loop {
-            let guard = epoch::pin();
+            let guard = pin_for_read();
             if !self.next_chunk(raw, &guard, |entry| visit(entry, &guard)) {
                 return;
             }
@@ -119,7 +120,7 @@ impl<K: Clone, V: Clone, S> Iterator for ShardCloned<'_, K, V, S> {
             if let Some(pair) = self.ready.pop() {
                 return Some(pair);
             }
-            let guard = epoch::pin();
+            let guard = pin_for_read();
             let ready = &mut self.ready;
             let more = self.walk.next_chunk(&self.map.raw, &guard, |entry| {
                 ready.push((entry.key.clone(), entry.value.clone()));

@@ -21,22 +21,7 @@
 #[cfg(all(loom, not(crossbeam_loom)))]
 compile_error!("`--cfg loom` needs `--cfg crossbeam_loom` too, so crossbeam-epoch is modelled");
 
-/// crossbeam-epoch, with one addition: [`epoch::pin`] first does a bounded
-/// step of the big frees queued in `raw/sliced.rs` while any is queued, so
-/// that reads, not only writes, finish them (see that module for the bound).
-/// Every pin the crate takes goes through it.
-pub(crate) mod epoch {
-    pub(crate) use crossbeam_epoch::*;
-
-    /// `crossbeam_epoch::pin`, after a step of queued frees (one Relaxed
-    /// load when nothing is queued).
-    #[inline(always)]
-    pub(crate) fn pin() -> Guard {
-        // inject: pin-skips-queued-frees
-        crate::raw::sliced::step_before_pin();
-        crossbeam_epoch::pin()
-    }
-}
+pub(crate) use crossbeam_epoch as epoch;
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};

@@ -9,7 +9,7 @@
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 
-use crate::sync::epoch;
+use crate::raw::pin_for_read;
 use crate::HashMap;
 
 impl<K, V, S> HashMap<K, V, S>
@@ -42,7 +42,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let guard = epoch::pin();
+        let guard = pin_for_read();
         self.get_entry(key, &guard).map(|e| f(&e.key, &e.value))
     }
 }

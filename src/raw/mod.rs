@@ -40,8 +40,8 @@
 //! it, and referred to elsewhere by its name. Those that no single module
 //! keeps are stated here:
 //! - *Readers never wait*: readers take no lock and store nothing shared
-//!   (except that pinning does one bounded step of queued big frees while
-//!   any is queued, `sliced.rs`, never waiting for a lock). They pin an
+//!   (except that a read operation's pin does one bounded step of queued big
+//!   frees while any is queued, `sliced.rs`, never waiting for a lock). They pin an
 //!   epoch guard *before* loading a shard root.
 //! - *Acquire meets Release*: every pointer a reader follows (root, `next`,
 //!   overflow link, slot) and every word that announces one (a tag word) is
@@ -102,6 +102,7 @@ use crate::stats::MapStats;
 use crate::sync::epoch::{self, Guard};
 
 pub(crate) use self::shard::Expect as SwapExpect;
+pub(crate) use self::sliced::pin_for_read;
 
 /// The sharded map without a hasher: every operation takes the hash.
 pub(crate) struct RawMap<K, V> {

@@ -13,22 +13,26 @@
 //! stay counted as retired until freed.
 //!
 //! Reads do a step too, so that a map that is cleared and then only read
-//! still gets its memory back: every epoch pin the crate takes (each map
-//! operation takes one; a `pin()` handle one for all its reads) first does
-//! one step while work is queued ([`step_before_pin`]). After a big `clear`
-//! or shrink, once the collector has run the object's destructor (crossbeam
-//! collects every 128 pins of a thread, readers' included: a few hundred
-//! operations), the work is gone within `steps` further pins, where `steps`
-//! is what the work takes: one per 128 buckets of a cleared chain (about
-//! 500 entries), one per 256 KiB of an unmapped table
-//! (tests/read_only_reclaim.rs checks it). This is the one exception to
-//! *readers never wait* (`raw/mod.rs`), and only
+//! still gets its memory back: the epoch pin of every read operation (`get`,
+//! `get_cloned`, `contains_key`, `view`, a `pin()` handle, an iterator's
+//! chunk) is taken through [`pin_for_read`], which first does one step while
+//! work is queued. After a big `clear` or shrink, once the collector has run
+//! the object's destructor (crossbeam collects every 128 pins of a thread,
+//! readers' included: a few hundred operations), the work is gone within
+//! `steps` further reads, where `steps` is what the work takes: one per 128
+//! buckets of a cleared chain (about 500 entries), one per 256 KiB of an
+//! unmapped table (tests/read_only_reclaim.rs checks it). This is the one
+//! exception to "readers store nothing shared" (`raw/mod.rs`), and only
 //! while work is queued: nothing is stored when the queue is empty, and a
-//! read never waits for the queue's lock. The hook sits in the pin, not in
-//! the lookup, so that reads through a `pin()` handle pay nothing for it.
+//! read never waits for the queue's lock. The hook is in the read's pin, not
+//! in the lookup, so reads through a `pin()` handle pay nothing for it, and
+//! not in every pin, so writes (which step after the write) pay nothing
+//! twice.
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::sync::epoch::{self, Guard};
 
 use super::accounting::Accounting;
 use super::pages::{Pages, SLICE_BYTES};
@@ -147,14 +151,16 @@ pub(crate) fn step_after_write() {
     }
 }
 
-/// Called before every epoch pin the crate takes (`sync::epoch::pin`): as
-/// [`step_after_write`] (see the module docs), with the step out of line so
-/// that the pin only grows by the load.
+/// The epoch pin of a read operation: first one step of queued work, if
+/// any (one Relaxed load otherwise; see the module docs), with the step out
+/// of line so that the read grows only by the load.
 #[inline(always)]
-pub(crate) fn step_before_pin() {
+pub(crate) fn pin_for_read() -> Guard {
+    // inject: pin-skips-queued-frees
     if QUEUED.load(Relaxed) != 0 {
         step_queued_work();
     }
+    epoch::pin()
 }
 
 #[cold]
