@@ -14,6 +14,11 @@
 //! several times (maps interleaved); the table reports the median over runs
 //! of each statistic, plus every run's worst.
 //! Output: benches/results/pauses.json.
+//!
+//! `EVACMAP_PAUSES=churn cargo bench --bench pauses` measures churn at a
+//! steady 1 M entries instead (every get, insert and remove of n rounds
+//! timed; see `churn`): the cost of the frees that removals queue, paid by
+//! whichever operation runs the collector. Output: pauses_churn.json.
 
 #[macro_use]
 mod common;
@@ -61,76 +66,126 @@ fn thread_cpu_ns() -> u64 {
     }
 }
 
-/// Grows a map from empty to `n` entries, timing every insert.
+/// Times `n` calls of `op(i)`, one sample each.
 ///
-/// Every insert gets a wall-clock sample (one `Instant::now()` between
-/// consecutive inserts). On this shared machine the slowest wall samples are
+/// Every call gets a wall-clock sample (one `Instant::now()` between
+/// consecutive calls). On this shared machine the slowest wall samples are
 /// often the scheduler's (another process ran), not the map's. So a sample
 /// over `SLOW_NS` is replaced by the thread's own CPU time for it (user +
 /// system, so page faults count): the CPU clock read at this sample, minus
 /// the one read at the previous slow sample, minus the wall time of the fast
 /// samples in between (which ran without being switched out, being fast).
-fn grow<M: BenchMap>(n: usize, lat: &mut Vec<u32>) -> Run {
+fn timed(n: usize, lat: &mut Vec<u32>, mut op: impl FnMut(usize)) -> Run {
     lat.clear();
     let mut preempted = Vec::new();
     let mut faulted = 0;
     let mut raw_max = 0u64;
-    let map = M::with_capacity(0);
-    let t0;
-    {
-        let mut h = map.handle();
-        let mut counters = thread_counters();
-        let mut cpu_ref = thread_cpu_ns();
-        let mut wall_since = 0u64;
-        t0 = Instant::now();
-        let mut prev = t0;
-        for i in 0..n {
-            h.insert(key(300, i as u64), i as u64);
-            let mut now = Instant::now();
-            let wall = (now - prev).as_nanos().min(u64::MAX as u128) as u64;
-            raw_max = raw_max.max(wall);
-            let ns = wall.min(u32::MAX as u64) as u32;
-            if ns < SLOW_NS {
-                lat.push(ns);
-                wall_since += ns as u64;
-            } else {
-                let cpu = thread_cpu_ns();
-                let own = cpu
-                    .saturating_sub(cpu_ref)
-                    .saturating_sub(wall_since)
-                    .min(ns as u64) as u32;
-                lat.push(own);
-                let c = thread_counters();
-                if c.0 > counters.0 {
-                    preempted.push((i, ns, own));
-                }
-                if c.1 > counters.1 {
-                    faulted += 1;
-                }
-                counters = c;
-                wall_since = 0;
-                // Leave the system calls out of the next sample.
-                cpu_ref = thread_cpu_ns();
-                now = Instant::now();
+    let mut counters = thread_counters();
+    let mut cpu_ref = thread_cpu_ns();
+    let mut wall_since = 0u64;
+    let t0 = Instant::now();
+    let mut prev = t0;
+    for i in 0..n {
+        op(i);
+        let mut now = Instant::now();
+        let wall = (now - prev).as_nanos().min(u64::MAX as u128) as u64;
+        raw_max = raw_max.max(wall);
+        let ns = wall.min(u32::MAX as u64) as u32;
+        if ns < SLOW_NS {
+            lat.push(ns);
+            wall_since += ns as u64;
+        } else {
+            let cpu = thread_cpu_ns();
+            let own = cpu
+                .saturating_sub(cpu_ref)
+                .saturating_sub(wall_since)
+                .min(ns as u64) as u32;
+            lat.push(own);
+            let c = thread_counters();
+            if c.0 > counters.0 {
+                preempted.push((i, ns, own));
             }
-            prev = now;
-            if i % REFRESH == 0 {
-                h.refresh();
+            if c.1 > counters.1 {
+                faulted += 1;
             }
+            counters = c;
+            wall_since = 0;
+            // Leave the system calls out of the next sample.
+            cpu_ref = thread_cpu_ns();
+            now = Instant::now();
         }
+        prev = now;
     }
-    let total_s = t0.elapsed().as_secs_f64();
-    assert_eq!(map.len(), n);
-    let d = Instant::now();
-    drop(map);
     Run {
         lat_ns: std::mem::take(lat),
         preempted,
         faulted,
         raw_max,
-        total_s,
-        drop_s: d.elapsed().as_secs_f64(),
+        total_s: t0.elapsed().as_secs_f64(),
+        drop_s: 0.0,
     }
+}
+
+/// Grows a map from empty to `n` entries, timing every insert.
+fn grow<M: BenchMap>(n: usize, lat: &mut Vec<u32>) -> Run {
+    let map = M::with_capacity(0);
+    let mut run = {
+        let mut h = map.handle();
+        timed(n, lat, |i| {
+            h.insert(key(300, i as u64), i as u64);
+            if i % REFRESH == 0 {
+                h.refresh();
+            }
+        })
+    };
+    assert_eq!(map.len(), n);
+    let d = Instant::now();
+    drop(map);
+    run.drop_s = d.elapsed().as_secs_f64();
+    run
+}
+
+/// Churn at a steady size (`EVACMAP_PAUSES=churn`): a map of `n` entries
+/// (filled untimed) then `n` rounds of a get of a live key, an insert of a
+/// new key and a remove of the oldest, each timed as one sample: what
+/// reclaiming a steady stream of removed entries costs the operations that
+/// happen to run the collector's frees.
+fn churn<M: BenchMap>(n: usize, lat: &mut Vec<u32>) -> Run {
+    let map = M::with_capacity(0);
+    let mut run = {
+        let mut h = map.handle();
+        for i in 0..n {
+            h.insert(key(301, i as u64), i as u64);
+        }
+        h.refresh();
+        let mut rng = Rng::new(301);
+        timed(3 * n, lat, |i| {
+            let round = (i / 3) as u64;
+            match i % 3 {
+                0 => {
+                    let live = round + rng.below(n) as u64;
+                    std::hint::black_box(h.get(key(301, live)));
+                }
+                1 => {
+                    h.insert(key(301, n as u64 + round), round);
+                }
+                _ => {
+                    h.remove(key(301, round));
+                }
+            }
+            if i % REFRESH == 0 {
+                h.refresh();
+            }
+        })
+    };
+    assert_eq!(map.len(), n);
+    drop(map);
+    run.drop_s = 0.0;
+    run
+}
+
+fn churn_mode() -> bool {
+    std::env::var("EVACMAP_PAUSES").is_ok_and(|v| v == "churn")
 }
 
 /// The ten slowest inserts, slowest first: (ns, map length before the insert).
@@ -154,13 +209,18 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
 /// One run of one map: grow to `n`, then the row of statistics.
 fn measure(name: &str, n: usize) -> serde_json::Value {
     let mut buf: Vec<u32> = Vec::with_capacity(n);
-    let run = dispatch!(name, grow(n, &mut buf), unreachable!());
+    let run = if churn_mode() {
+        dispatch!(name, churn(n, &mut buf), unreachable!())
+    } else {
+        dispatch!(name, grow(n, &mut buf), unreachable!())
+    };
     let mut lat = run.lat_ns;
     let worst = top10(&lat);
     let mut preempted = run.preempted.clone();
     preempted.sort_unstable_by_key(|p| std::cmp::Reverse(p.1));
     preempted.truncate(10);
     lat.sort_unstable();
+    let n = lat.len();
     let mean = lat.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
     let over = |ns: u32| lat.len() - lat.partition_point(|&x| x <= ns);
     json!({
@@ -189,7 +249,11 @@ fn measure(name: &str, n: usize) -> serde_json::Value {
 /// disappear). `EVACMAP_BENCH_SAME_PROCESS=1` runs them all in one process,
 /// to show that effect.
 fn main() {
-    let n = q(1_000_000, 10_000_000);
+    let n = if churn_mode() {
+        q(100_000, 1_000_000)
+    } else {
+        q(1_000_000, 10_000_000)
+    };
     if let Some(name) = child_request() {
         child_reply(&measure(&name, n));
         return;
@@ -199,11 +263,16 @@ fn main() {
     let reps = q(1, 5);
     let maps = selected_maps(&PER_CALL_MAPS);
     let mut report = Report::new(
-        "pauses",
+        if churn_mode() {
+            "pauses_churn"
+        } else {
+            "pauses"
+        },
         json!({
             "entries": n, "repetitions": reps,
             "statistic": "median over repetitions of each run's statistic",
-            "timer": "one Instant::now() between consecutive inserts",
+            "timer": "one Instant::now() between consecutive operations",
+            "workload": if churn_mode() { "churn: n entries, then n rounds of get, insert new, remove oldest" } else { "grow from empty to n" },
             "process": if same_process() { "all runs in one process" } else { "a fresh process per map and repetition" },
         }),
     );
