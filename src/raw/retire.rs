@@ -74,11 +74,23 @@ impl Retirer {
         free_one: unsafe fn(*mut T),
     ) {
         let bytes = batch.len() * object_bytes;
-        // SAFETY: per the contract, for each object.
+        // SAFETY: per the contract, for each object. The destructor frees
+        // the batch at once while this thread's inline budget lasts, else
+        // queues it to be freed a step per later operation
+        // (`sliced::INLINE_BUDGET`: the bound on what one collection frees).
         unsafe {
-            self.retire(guard, bytes, move || {
-                for object in batch {
-                    free_one(object);
+            self.retire_sliced(guard, bytes, move || {
+                // inject: batch-frees-without-budget
+                if sliced::inline_free_allowed(batch.len()) {
+                    for object in batch {
+                        free_one(object);
+                    }
+                    None
+                } else {
+                    Some(
+                        Box::new(sliced::BatchFree::new(batch, object_bytes, free_one))
+                            as Box<dyn Sliced>,
+                    )
                 }
             })
         };

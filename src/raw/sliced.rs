@@ -1,4 +1,4 @@
-//! Freeing big retired things a slice per write.
+//! Freeing big retired things a slice per operation.
 //!
 //! Some retired objects are too big to free inside one deferred destructor:
 //! a bucket array of 1 MiB or more (unmapping populated memory costs about
@@ -28,6 +28,15 @@
 //! in the lookup, so reads through a `pin()` handle pay nothing for it, and
 //! not in every pin, so writes (which step after the write) pay nothing
 //! twice.
+//!
+//! Retired batches (of entries, or of old overflow buckets) come here too
+//! once the thread running their destructors has freed [`INLINE_BUDGET`]
+//! objects inline since it last helped with the queue: that bounds what one
+//! crossbeam collection frees inside one operation (without it, about 32 k
+//! entries after a backlog); tests/collection_bound.rs checks it.
+//!
+//! The queue is process-wide, like the epoch collector: any map's
+//! operations advance any map's queued work.
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -108,6 +117,92 @@ impl Queued {
     }
 }
 
+/// Objects a thread frees inline, in the deferred destructors of retired
+/// batches ([`inline_free_allowed`]), before it hands further batches to
+/// the queue: the bound on what one collection frees at once. A crossbeam
+/// collection runs up to 8 × 64 deferred destructors, each of a batch of up
+/// to 64 entries: about 32 k entries, a millisecond or more, in whichever
+/// operation collects. With the budget, that operation frees at most
+/// `INLINE_BUDGET` + 64 of them; the rest are freed [`BATCH_STEP`] per later
+/// operation, like the other queued work.
+pub(crate) const INLINE_BUDGET: usize = 4096;
+
+/// Objects of a queued batch freed per step.
+pub(crate) const BATCH_STEP: usize = 128;
+
+std::thread_local! {
+    /// Objects this thread freed inline since the queue last had work that
+    /// this thread stepped. Reset by [`step_one`]: the budget renews once
+    /// this thread has helped with the queue, so a thread whose frees stay
+    /// under the budget never queues anything, and one whose frees go over
+    /// it queues the excess until its next operation steps the queue.
+    static INLINE_FREED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether a deferred destructor running on this thread may free a batch of
+/// `objects` now, rather than queue it (see [`INLINE_BUDGET`]). Counts them
+/// if so. Under loom always (queued work is done at once there anyway).
+pub(crate) fn inline_free_allowed(objects: usize) -> bool {
+    if cfg!(loom) {
+        return true;
+    }
+    INLINE_FREED.with(|freed| {
+        let total = freed.get() + objects;
+        let allowed = freed.get() < INLINE_BUDGET;
+        if allowed {
+            freed.set(total);
+        }
+        allowed
+    })
+}
+
+/// A retired batch of objects too many to free inline now (see
+/// [`INLINE_BUDGET`]), freed [`BATCH_STEP`] at a time.
+pub(crate) struct BatchFree<T> {
+    objects: Vec<*mut T>,
+    freed: usize,
+    object_bytes: usize,
+    free_one: unsafe fn(*mut T),
+}
+
+// SAFETY: the objects are unreachable (their batch's grace period is over)
+// and owned by this value alone; freeing them on any thread is what the
+// batch's retirement already required of them (`Retirer::retire_batch`).
+unsafe impl<T> Send for BatchFree<T> {}
+
+impl<T> BatchFree<T> {
+    /// # Safety
+    /// As `Retirer::retire_batch`'s destructor: every object is unreachable,
+    /// owned by the batch alone, and sound to free with `free_one` on any
+    /// thread.
+    pub(crate) unsafe fn new(
+        objects: Vec<*mut T>,
+        object_bytes: usize,
+        free_one: unsafe fn(*mut T),
+    ) -> Self {
+        BatchFree {
+            objects,
+            freed: 0,
+            object_bytes,
+            free_one,
+        }
+    }
+}
+
+impl<T> Sliced for BatchFree<T> {
+    fn step(&mut self) -> (usize, bool) {
+        let end = (self.freed + BATCH_STEP).min(self.objects.len());
+        for &object in &self.objects[self.freed..end] {
+            // SAFETY: see `new`; `freed` only moves forward, so each object
+            // is freed once.
+            unsafe { (self.free_one)(object) };
+        }
+        let bytes = (end - self.freed) * self.object_bytes;
+        self.freed = end;
+        (bytes, end == self.objects.len())
+    }
+}
+
 fn push(item: Queued) {
     let mut queue = queue();
     queue.push(item);
@@ -121,6 +216,10 @@ fn push(item: Queued) {
 /// it drops keys and values, whose destructors may call back into a map,
 /// even `reclaim()`, which then simply does not see this item.
 fn step_one(wait: bool) -> bool {
+    // This thread helps with the queue: its inline budget renews.
+    if !cfg!(loom) {
+        INLINE_FREED.with(|freed| freed.set(0));
+    }
     let mut item = {
         let mut queue = if wait {
             queue()
