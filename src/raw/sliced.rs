@@ -273,3 +273,47 @@ fn step_queued_work() {
 pub(crate) fn finish_all() {
     while QUEUED.load(Relaxed) != 0 && step_one(true) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static FREED: AtomicUsize = AtomicUsize::new(0);
+
+    /// # Safety
+    /// `object` came from `Box::into_raw` and is freed once.
+    unsafe fn free_one(object: *mut u64) {
+        // SAFETY: per the contract.
+        drop(unsafe { Box::from_raw(object) });
+        FREED.fetch_add(1, Relaxed);
+    }
+
+    #[test]
+    fn a_batch_free_frees_each_object_once_a_bounded_step_at_a_time() {
+        let objects: Vec<*mut u64> = (0..300).map(|i| Box::into_raw(Box::new(i))).collect();
+        // SAFETY: the boxes are owned by the batch alone.
+        let mut work = unsafe { BatchFree::new(objects, 8, free_one) };
+        let (mut steps, mut bytes) = (0, 0);
+        loop {
+            let (freed, done) = work.step();
+            steps += 1;
+            bytes += freed;
+            assert_eq!(FREED.load(Relaxed), (steps * BATCH_STEP).min(300));
+            if done {
+                break;
+            }
+        }
+        assert_eq!((steps, bytes), (300usize.div_ceil(BATCH_STEP), 300 * 8));
+    }
+
+    #[test]
+    fn the_inline_budget_admits_batches_until_it_is_spent() {
+        // A fresh test thread: nothing freed inline yet.
+        let admitted = (0..100).take_while(|_| inline_free_allowed(64)).count();
+        assert_eq!(admitted, INLINE_BUDGET / 64);
+        assert!(
+            !inline_free_allowed(1),
+            "spent until this thread steps the queue"
+        );
+    }
+}
