@@ -11,13 +11,12 @@
 //! whole; see SAFETY.md ("`OwnedPinned`") for the full argument and the
 //! checks.
 
-use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
+use std::ops::Deref;
 
-use crate::iter::PinnedIter;
-use crate::sync::epoch::{self, Guard, LocalHandle};
-use crate::HashMap;
+use crate::sync::epoch::{self, LocalHandle};
+use crate::{HashMap, Pinned};
 
 /// A handle that owns its own epoch participant and keeps it pinned: `Send`,
 /// so it can live across `.await` in a `Send` future (a tokio task that
@@ -53,14 +52,15 @@ use crate::HashMap;
 /// .unwrap();
 /// ```
 pub struct OwnedPinned<'m, K, V, S> {
-    /// Dropped first (fields drop in declaration order): unpins the
-    /// participant, which the handle below still registers.
-    guard: Guard,
+    /// The handle's reads and writes: a [`Pinned`] whose guard is of the
+    /// participant below, not of the thread's. Dropped first (fields drop
+    /// in declaration order): unpins the participant, which the handle
+    /// below still registers.
+    pinned: Pinned<'m, K, V, S>,
     /// This handle's own participant in the default collector. Dropping it
     /// (after the guard) moves its garbage bag to the global queue and
     /// unregisters it.
     _participant: LocalHandle,
-    map: &'m HashMap<K, V, S>,
 }
 
 // SAFETY: the handle owns the only `LocalHandle` of its participant and the
@@ -91,154 +91,9 @@ where
         let participant = epoch::default_collector().register();
         let guard = participant.pin();
         OwnedPinned {
-            guard,
+            pinned: Pinned { map, guard },
             _participant: participant,
-            map,
         }
-    }
-
-    /// The value for `key`, valid while the handle lives, across `.await`s
-    /// and thread moves included.
-    ///
-    /// ```
-    /// let map = evacmap::HashMap::new();
-    /// map.insert("a", 1);
-    /// let handle = map.pin_owned();
-    /// let a = handle.get("a").unwrap();
-    /// map.remove("a"); // still readable through the handle
-    /// assert_eq!(*a, 1);
-    /// assert!(handle.get("a").is_none());
-    /// ```
-    #[inline]
-    pub fn get<Q>(&self, key: &Q) -> Option<&V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.map.get_entry(key, &self.guard).map(|e| &e.value)
-    }
-
-    /// Key and value for `key`, valid while the handle lives.
-    ///
-    /// ```
-    /// let map = evacmap::HashMap::new();
-    /// map.insert("a".to_string(), 1);
-    /// let handle = map.pin_owned();
-    /// assert_eq!(handle.get_key_value("a"), Some((&"a".to_string(), &1)));
-    /// ```
-    pub fn get_key_value<Q>(&self, key: &Q) -> Option<(&K, &V)>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.map
-            .get_entry(key, &self.guard)
-            .map(|e| (&e.key, &e.value))
-    }
-
-    /// Whether `key` is present.
-    ///
-    /// ```
-    /// let map = evacmap::HashMap::new();
-    /// map.insert(1, ());
-    /// let handle = map.pin_owned();
-    /// assert!(handle.contains_key(&1));
-    /// assert!(!handle.contains_key(&2));
-    /// ```
-    pub fn contains_key<Q>(&self, key: &Q) -> bool
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.get(key).is_some()
-    }
-
-    /// Inserts or replaces; returns the previous value (still readable while
-    /// the handle lives).
-    ///
-    /// ```
-    /// let map = evacmap::HashMap::new();
-    /// let handle = map.pin_owned();
-    /// assert_eq!(handle.insert(1, "a"), None);
-    /// assert_eq!(handle.insert(1, "b"), Some(&"a"));
-    /// assert_eq!(map.get_cloned(&1), Some("b"));
-    /// ```
-    pub fn insert(&self, key: K, value: V) -> Option<&V> {
-        self.map
-            .insert_entry(key, value, &self.guard)
-            .map(|e| &e.value)
-    }
-
-    /// Removes `key`; returns its value (still readable while the handle
-    /// lives).
-    ///
-    /// ```
-    /// let map = evacmap::HashMap::new();
-    /// map.insert(1, "a");
-    /// let handle = map.pin_owned();
-    /// assert_eq!(handle.remove(&1), Some(&"a"));
-    /// assert_eq!(handle.remove(&1), None);
-    /// ```
-    pub fn remove<Q>(&self, key: &Q) -> Option<&V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.map.remove_guarded(key, &self.guard).map(|e| &e.value)
-    }
-
-    /// Entries, under this handle's guard (weakly consistent, exact-once).
-    /// The iterator borrows the handle and is not `Send`: to iterate across
-    /// `.await`s, use [`HashMap::iter_cloned`].
-    ///
-    /// ```
-    /// let map: evacmap::HashMap<u32, u32> = (0..10).map(|i| (i, i)).collect();
-    /// let handle = map.pin_owned();
-    /// assert_eq!(handle.iter().map(|(_, v)| *v).sum::<u32>(), 45);
-    /// ```
-    pub fn iter(&self) -> PinnedIter<'_, K, V> {
-        PinnedIter::new(&self.map.raw, &self.guard)
-    }
-
-    /// Keys, under this handle's guard.
-    ///
-    /// ```
-    /// let map: evacmap::HashMap<u32, ()> = (0..10).map(|i| (i, ())).collect();
-    /// assert_eq!(map.pin_owned().keys().count(), 10);
-    /// ```
-    pub fn keys(&self) -> impl Iterator<Item = &K> + '_ {
-        self.iter().map(|(k, _)| k)
-    }
-
-    /// Values, under this handle's guard.
-    ///
-    /// ```
-    /// let map: evacmap::HashMap<u32, u32> = (0..10).map(|i| (i, 1)).collect();
-    /// assert_eq!(map.pin_owned().values().sum::<u32>(), 10);
-    /// ```
-    pub fn values(&self) -> impl Iterator<Item = &V> + '_ {
-        self.iter().map(|(_, v)| v)
-    }
-
-    /// Live entries.
-    ///
-    /// ```
-    /// let map = evacmap::HashMap::new();
-    /// map.insert(1, 1);
-    /// assert_eq!(map.pin_owned().len(), 1);
-    /// ```
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// Whether the map is empty.
-    ///
-    /// ```
-    /// let map: evacmap::HashMap<u32, u32> = evacmap::HashMap::new();
-    /// assert!(map.pin_owned().is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
     }
 
     /// Unpins and pins again at the current epoch, so the handle stops
@@ -264,25 +119,39 @@ where
     /// assert!(handle.get(&1).is_none());
     /// ```
     pub fn repin(&mut self) {
-        self.guard.repin();
+        self.pinned.guard.repin();
     }
+}
 
-    /// The map this handle reads.
-    ///
-    /// ```
-    /// let map: evacmap::HashMap<u32, u32> = evacmap::HashMap::new();
-    /// let handle = map.pin_owned();
-    /// assert!(std::ptr::eq(handle.map(), &map));
-    /// ```
-    pub fn map(&self) -> &'m HashMap<K, V, S> {
-        self.map
+/// Every read and write of a [`Pinned`] handle (`get`, `insert`, `iter`,
+/// `compute`, `get_many`, ...), under this handle's own guard: the
+/// references they lend are bound to `&self`, so to the handle, wherever it
+/// moves. Only shared access: a `&mut Pinned` could swap this handle's
+/// guard with a thread's.
+///
+/// ```
+/// let map = evacmap::HashMap::new();
+/// map.insert("a", 1);
+/// let handle = map.pin_owned();
+/// let a: &i32 = handle.get("a").unwrap(); // Pinned::get
+/// handle.insert("b", 2);
+/// assert_eq!(handle.len(), 2);
+/// map.remove("a"); // still readable through the handle
+/// assert_eq!(*a, 1);
+/// assert!(std::ptr::eq(handle.map(), &map));
+/// ```
+impl<'m, K, V, S> Deref for OwnedPinned<'m, K, V, S> {
+    type Target = Pinned<'m, K, V, S>;
+
+    fn deref(&self) -> &Pinned<'m, K, V, S> {
+        &self.pinned
     }
 }
 
 impl<K, V, S> fmt::Debug for OwnedPinned<'_, K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OwnedPinned")
-            .field("len", &self.map.len())
+            .field("len", &self.pinned.map.len())
             .finish_non_exhaustive()
     }
 }
