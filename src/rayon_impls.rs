@@ -367,7 +367,7 @@ where
     where
         I: IntoParallelIterator<Item = (K, V)>,
     {
-        self.par_insert_all(par_iter.into_par_iter());
+        (&*self).par_extend(par_iter);
     }
 }
 

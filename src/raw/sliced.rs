@@ -241,31 +241,34 @@ fn step_one(wait: bool) -> bool {
     true
 }
 
-/// Called after every write: one step of queued work, if any (one Relaxed
-/// load otherwise). Never waits for the queue's lock.
+/// One step of queued work if there is any, out of line; one Relaxed load
+/// otherwise. Never waits for the queue's lock.
 #[inline(always)]
-pub(crate) fn step_after_write() {
-    if QUEUED.load(Relaxed) != 0 {
-        step_one(false);
-    }
-}
-
-/// The epoch pin of a read operation: first one step of queued work, if
-/// any (one Relaxed load otherwise; see the module docs), with the step out
-/// of line so that the read grows only by the load.
-#[inline(always)]
-pub(crate) fn pin_for_read() -> Guard {
-    // inject: pin-skips-queued-frees
+fn step_if_queued() {
     if QUEUED.load(Relaxed) != 0 {
         step_queued_work();
     }
-    epoch::pin()
 }
 
 #[cold]
 #[inline(never)]
 fn step_queued_work() {
     step_one(false);
+}
+
+/// Called after every write: [`step_if_queued`].
+#[inline(always)]
+pub(crate) fn step_after_write() {
+    step_if_queued();
+}
+
+/// The epoch pin of a read operation: first [`step_if_queued`] (see the
+/// module docs), so that the read grows only by the load.
+#[inline(always)]
+pub(crate) fn pin_for_read() -> Guard {
+    // inject: pin-skips-queued-frees
+    step_if_queued();
+    epoch::pin()
 }
 
 /// Finishes all queued work (what `reclaim` needs), except items another
