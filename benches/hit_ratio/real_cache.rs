@@ -45,8 +45,18 @@ pub trait LiveCache: Sync + Sized {
     /// A fresh cache bounded at `capacity` entries, hashing with the
     /// fixed-seed hasher.
     fn new(capacity: u64, seed: u64) -> Self;
+    /// Whether `key` is cached (a `get`).
+    fn hit(&self, key: u64) -> bool;
+    /// Inserts `key`.
+    fn fill(&self, key: u64);
     /// Get-or-insert: true on a hit; on a miss the key is inserted.
-    fn request(&self, key: u64) -> bool;
+    fn request(&self, key: u64) -> bool {
+        let hit = self.hit(key);
+        if !hit {
+            self.fill(key);
+        }
+        hit
+    }
 }
 
 /// evacmap's cache with unit values and the fixed-seed hasher.
@@ -58,12 +68,11 @@ impl LiveCache for Evacmap {
             .max_capacity(capacity)
             .build_with_hasher(Hasher::with_seed(seed))
     }
-    fn request(&self, key: u64) -> bool {
-        let hit = self.get(&key).is_some();
-        if !hit {
-            self.insert(key, ());
-        }
-        hit
+    fn hit(&self, key: u64) -> bool {
+        self.get(&key).is_some()
+    }
+    fn fill(&self, key: u64) {
+        self.insert(key, ());
     }
 }
 
@@ -77,14 +86,13 @@ impl LiveCache for Moka {
             .max_capacity(capacity)
             .build_with_hasher(Hasher::with_seed(seed))
     }
-    /// `get`, on a miss `insert`, never `run_pending_tasks` (how the
-    /// README's moka column was measured).
-    fn request(&self, key: u64) -> bool {
-        let hit = self.get(&key).is_some();
-        if !hit {
-            self.insert(key, ());
-        }
-        hit
+    /// `get`; a miss is followed by `insert`, never `run_pending_tasks`
+    /// (how the README's moka column was measured).
+    fn hit(&self, key: u64) -> bool {
+        self.get(&key).is_some()
+    }
+    fn fill(&self, key: u64) {
+        self.insert(key, ());
     }
 }
 
@@ -110,12 +118,11 @@ impl LiveCache for QuickCache {
             Default::default(),
         )
     }
-    fn request(&self, key: u64) -> bool {
-        let hit = self.get(&key).is_some();
-        if !hit {
-            self.insert(key, ());
-        }
-        hit
+    fn hit(&self, key: u64) -> bool {
+        self.get(&key).is_some()
+    }
+    fn fill(&self, key: u64) {
+        self.insert(key, ());
     }
 }
 
@@ -129,6 +136,12 @@ impl LiveCache for LockedLru {
             capacity,
             Hasher::with_seed(seed),
         )))
+    }
+    fn hit(&self, key: u64) -> bool {
+        self.0.lock().unwrap().get(&key).is_some()
+    }
+    fn fill(&self, key: u64) {
+        self.0.lock().unwrap().put(key, ());
     }
     /// Lock, `get`, on a miss `put`, under one lock hold.
     fn request(&self, key: u64) -> bool {
