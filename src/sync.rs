@@ -11,8 +11,9 @@
 //! shard lock (a shard's `Counters` except `inserts`, `raw/accounting.rs`,
 //! `raw/pages.rs`'s mapped bytes, `RawMap::reserved`, the cache's stats),
 //! the cache's `MockClock` (a time source the user drives, as the system
-//! clock is); and `raw/sliced.rs`'s queue of big frees,
-//! which a model never uses (under loom queued work is done at once). Under
+//! clock is); and `raw/sliced.rs`'s queue of big frees and per-thread
+//! inline-free budget, which a model never uses (under loom queued work is
+//! done at once and batches are always freed inline). Under
 //! `--cfg loom` (with `--cfg crossbeam_loom`, see `loom-tests/`; no cargo
 //! feature is involved) the atomics and the shard mutex are loom's, and
 //! crossbeam-epoch runs its own loom mode, so every interleaving of the
