@@ -26,7 +26,7 @@ use std::borrow::Borrow;
 use std::convert::Infallible;
 use std::hash::{BuildHasher, Hash};
 
-use crate::raw::entry::{Entry, Unpublished};
+use crate::raw::entry::Entry;
 use crate::raw::SwapExpect;
 use crate::refs::Ref;
 use crate::sync::epoch::{self, Guard};
@@ -173,7 +173,7 @@ where
         let mut current = self.raw.get(hash, key, guard)?;
         loop {
             let (value, wrote_own_key) = self.raw.run_closure(hash, || f(&current.value));
-            let entry = Unpublished::new(hash, current.key.clone(), value);
+            let entry = self.raw.new_entry(hash, current.key.clone(), value);
             let published: *const Entry<K, V> = entry.as_ptr();
             let mut new = Some(entry);
             match self
@@ -250,7 +250,7 @@ where
                     }
                 }
                 Op::Insert(value) => {
-                    let new = Unpublished::new(hash, key, value);
+                    let new = self.raw.new_entry(hash, key, value);
                     let published: *const Entry<K, V> = new.as_ptr();
                     // SAFETY: the entry outlives the call: owned by `new`
                     // here until published, then protected by `guard`.
@@ -428,7 +428,7 @@ where
         if let Some(found) = self.raw.get(hash, &key, guard) {
             return Ok(Absent::Present(found));
         }
-        let new = Unpublished::new(hash, key, make()?);
+        let new = self.raw.new_entry(hash, key, make()?);
         let published: *const Entry<K, V> = new.as_ptr();
         // SAFETY: as in `compute_in`.
         let key_ref = unsafe { new.key() };

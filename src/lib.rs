@@ -182,9 +182,12 @@
 //! 5. **Memory follows contents.** After removals (automatic shrinking) or
 //!    `clear`, and one [`HashMap::reclaim`], the map holds about what its live
 //!    entries and its minimum tables need: no tombstones, no empty overflow
-//!    buckets, no old tables past the last reader.
+//!    buckets, no old tables past the last reader, no recycled entry blocks.
+//!    Before that `reclaim`, each shard keeps the blocks of retired entries
+//!    for its next inserts, at most about half its live entries' worth
+//!    ([`MapStats::pooled_bytes`]).
 //! 6. **Observable.** [`HashMap::stats`] reports entries, capacity, buckets,
-//!    overflow buckets, bytes held and bytes retired-but-not-yet-freed, and
+//!    overflow buckets, bytes held, retired-but-not-yet-freed and pooled, and
 //!    resizes done and in progress; the byte counts agree with a counting
 //!    allocator.
 //! 7. **Every value is dropped exactly once**: on replacement, `remove`,

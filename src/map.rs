@@ -11,7 +11,7 @@ use crate::builder::Builder;
 use crate::errors::TryReserveError;
 use crate::iter::{Iter, Keys, Values};
 use crate::pinned::Pinned;
-use crate::raw::entry::{Entry, Unpublished};
+use crate::raw::entry::Entry;
 use crate::raw::pin_for_read;
 use crate::raw::shard::resize::ReserveError;
 use crate::raw::{RawMap, SwapExpect};
@@ -255,7 +255,7 @@ where
     ) -> Option<&'g Entry<K, V>> {
         let hash = self.hash(&key);
         self.raw.prefetch_for_write(hash, guard);
-        let new = Unpublished::new(hash, key, value);
+        let new = self.raw.new_entry(hash, key, value);
         // SAFETY: the entry outlives the call: owned by `new` here until
         // published, then protected by `guard`.
         let key = unsafe { new.key() };

@@ -17,7 +17,6 @@ use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 
 pub(crate) use crate::raw::entry::Entry;
-use crate::raw::entry::Unpublished;
 use crate::raw::SwapExpect;
 use crate::sync::epoch::Guard;
 use crate::HashMap;
@@ -78,7 +77,7 @@ where
         value: V,
         expected: Expected<'_, K, V>,
     ) -> Result<(&'g Entry<K, V>, Option<&'g Entry<K, V>>), (Conflict<'g, K, V>, K, V)> {
-        let new = Unpublished::new(hash, key, value);
+        let new = self.raw.new_entry(hash, key, value);
         let published: *const Entry<K, V> = new.as_ptr();
         // SAFETY: the entry outlives its use here: owned by `new` until
         // published, then protected by `guard`.

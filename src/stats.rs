@@ -49,6 +49,10 @@ pub struct MapStats {
     pub retired_bytes: usize,
     /// Objects retired and not yet freed.
     pub retired_objects: usize,
+    /// Bytes of retired entries' blocks kept for the next inserts instead
+    /// of freed: at most about half the live entries' bytes, plus a little
+    /// per shard. `clear`, `shrink_to_fit` and `reclaim` free them.
+    pub pooled_bytes: usize,
     /// Completed grows.
     pub grows: usize,
     /// Completed shrinks.
@@ -73,7 +77,8 @@ impl MapStats {
         self.table_bytes + self.entry_bytes + self.shard_bytes
     }
 
-    /// Held plus retired-but-not-yet-freed bytes: what the allocator sees.
+    /// Held plus retired-but-not-yet-freed plus pooled bytes: what the
+    /// allocator sees.
     ///
     /// ```
     /// let map = evacmap::HashMap::new();
@@ -82,10 +87,10 @@ impl MapStats {
     /// pinned.remove(&1);
     /// let stats = map.stats();
     /// assert!(stats.retired_bytes > 0);
-    /// assert_eq!(stats.total_bytes(), stats.held_bytes() + stats.retired_bytes);
+    /// assert_eq!(stats.total_bytes(), stats.held_bytes() + stats.retired_bytes + stats.pooled_bytes);
     /// ```
     pub fn total_bytes(&self) -> usize {
-        self.held_bytes() + self.retired_bytes
+        self.held_bytes() + self.retired_bytes + self.pooled_bytes
     }
 }
 
@@ -95,7 +100,7 @@ impl fmt::Display for MapStats {
         write!(
             f,
             "len {} / capacity {} | {} shards, {} tables, {} buckets + {} overflow | held {:.1} MiB \
-             (tables {:.1}, entries {:.1}) | retired, pending {:.1} MiB in {} objects | grows {}, shrinks {}, \
+             (tables {:.1}, entries {:.1}) | retired, pending {:.1} MiB in {} objects | pooled {:.1} MiB | grows {}, shrinks {}, \
              migrating {} shards ({} buckets left)",
             self.len,
             self.capacity,
@@ -108,6 +113,7 @@ impl fmt::Display for MapStats {
             mib(self.entry_bytes),
             mib(self.retired_bytes),
             self.retired_objects,
+            mib(self.pooled_bytes),
             self.grows,
             self.shrinks,
             self.migrations_in_progress,

@@ -5,7 +5,7 @@
 use std::hash::{BuildHasher, Hash};
 
 use crate::compute::SelfWrites;
-use crate::raw::entry::{Entry, Unpublished};
+use crate::raw::entry::Entry;
 use crate::raw::SwapExpect;
 use crate::refs::Ref;
 use crate::sync::epoch::{self, Guard};
@@ -49,7 +49,7 @@ where
                 },
             };
             let expect = SwapExpect::Is(current.map_or(std::ptr::null(), |e| e as *const _));
-            let new = Unpublished::new(hash, key, value);
+            let new = self.raw.new_entry(hash, key, value);
             let published: *const Entry<K, V> = new.as_ptr();
             // SAFETY: the entry outlives the call: owned by `new` here until
             // published, then protected by `guard`.

@@ -18,7 +18,12 @@
 //! 5. retired memory waits for the last reader: with another thread pinned,
 //!    removed entries and old tables stay allocated (and `stats()` shows them
 //!    as retired); once that thread unpins, one `reclaim()` frees them;
-//! 6. dropping the map gives back everything it allocated.
+//! 6. dropping the map gives back everything it allocated;
+//! 7. with `map_large_tables(false)` the allocator alone sees every byte;
+//! 8. after updating every key (the pools of recycled entry blocks fill) and
+//!    removing 90% at random, the pools hold at most half the live entries'
+//!    bytes plus a little per shard, and after one `reclaim()` the map holds
+//!    within 1.5x of a fresh map of the same entries.
 //!
 //! The numbers are printed (`cargo test --release --test memory -- --nocapture`).
 
@@ -104,6 +109,14 @@ fn settle() {
             idle += 1;
         }
     }
+}
+
+/// A fixed pseudo-random function of `i` (splitmix64): "at random", repeatably.
+fn splitmix(i: u64) -> u64 {
+    let mut z = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// Relative difference of the allocator's count from the map's own.
@@ -390,6 +403,81 @@ fn memory_follows_contents() {
     );
     drop(heap_only);
 
+    // 8. Churn, then delete 90% of the entries at random. Updating every
+    //    key fills the shards' pools of recycled entry blocks; as the map
+    //    shrinks they keep at most half the live entries' blocks (plus a
+    //    little per shard) once the collector has run, without any
+    //    reclaim, and after one `reclaim()`
+    //    the map holds within 1.5x of what a map freshly built with the same
+    //    entries holds (its entries plus the tables they need).
+    settle();
+    let churn_base = live();
+    let churned: HashMap<u64, u64> = HashMap::new();
+    for i in 0..N {
+        churned.insert(i, i);
+    }
+    for i in 0..N {
+        churned.insert(i, i + 1);
+    }
+    let kept = |i: u64| splitmix(i) % 10 == 0;
+    for i in (0..N).filter(|&i| !kept(i)) {
+        churned.remove(&i);
+    }
+    // The collector runs the destructors still queued (each gives its
+    // blocks to the pool and trims what the pool holds beyond its cap); no
+    // `reclaim()` yet.
+    settle();
+    let s = churned.stats();
+    points.push(Point {
+        what: "churned N, removed 90% at random (no reclaim)",
+        allocator: live() - churn_base,
+        stats: s.clone(),
+    });
+    let entry = s.entry_bytes / s.len.max(1);
+    // Half the entries live when the last destructors ran: live ones, plus
+    // those retired since and not yet collected (their destructors will
+    // trim the pools to the cap of the moment).
+    let pool_bound = (s.len * entry + s.retired_bytes) / 2 + s.shards * (64 + 128) * entry;
+    let pooled_vs_bound = (s.pooled_bytes, pool_bound);
+    check!(
+        failures,
+        s.pooled_bytes <= pool_bound,
+        "after removing 90%, the pools keep {} B, more than half the live (or pending) entries' plus slack ({pool_bound} B)\n{s}",
+        s.pooled_bytes
+    );
+    churned.reclaim();
+    assert_eq!(common::reclaim_fully(&churned), 0);
+    settle();
+    let thinned = live() - churn_base;
+    let s = churned.stats();
+    points.push(Point {
+        what: "... + one reclaim",
+        allocator: thinned,
+        stats: s.clone(),
+    });
+    assert_eq!(s.pooled_bytes, 0, "reclaim() frees the pools: {s}");
+    let same_base = live();
+    let same: HashMap<u64, u64> = HashMap::new();
+    for i in (0..N).filter(|&i| kept(i)) {
+        same.insert(i, i + 1);
+    }
+    assert_eq!(common::reclaim_fully(&same), 0);
+    settle();
+    let same_bytes = live() - same_base;
+    points.push(Point {
+        what: "a fresh map of the same entries",
+        allocator: same_bytes,
+        stats: same.stats(),
+    });
+    check!(
+        failures,
+        thinned * 2 <= same_bytes * 3,
+        "after removing 90% at random and reclaim, the map holds {thinned} B, more than 1.5x \
+         a fresh map of the same entries ({same_bytes} B)\n{s}"
+    );
+    drop(same);
+    drop(churned);
+
     // The report (allocating it is fine now).
     let mut report = String::new();
     report += &format!("memory: N = {N}, shards = {}\n", evacmap::default_shards());
@@ -417,6 +505,14 @@ fn memory_follows_contents() {
         cleared as f64 / fresh as f64,
         fresh,
         fresh_empty
+    );
+    report += &format!(
+        "  90% removed at random: pooled {} B, bound {} B\n",
+        pooled_vs_bound.0, pooled_vs_bound.1
+    );
+    report += &format!(
+        "  90% removed at random + reclaim: {:.2}x a fresh map of the same entries ({thinned} B vs {same_bytes} B)\n",
+        thinned as f64 / same_bytes as f64
     );
     report +=
         &format!("  after dropping the map: {after_drop} B still live relative to before it\n");

@@ -13,8 +13,14 @@
 //! the key reference a writer takes for the lookup stays valid while the
 //! owner moves into the shard, and if user code panics before publication the
 //! owner still drops the entry.
+//!
+//! An entry's memory comes from the global allocator with the layout of
+//! `Entry<K, V>`, directly or through the shard's pool of recycled blocks
+//! (`pool.rs`), so any entry may be freed as a `Box`.
 
 use std::ptr::NonNull;
+
+use super::pool::EntryPool;
 
 pub(crate) struct Entry<K, V> {
     /// The full hash, so that evacuation, filtering and resizing never call
@@ -58,6 +64,21 @@ impl<K, V> Unpublished<K, V> {
             key,
             value,
         }))))
+    }
+
+    /// [`Unpublished::new`] in a block recycled by `pool` where it has one.
+    #[inline]
+    pub(crate) fn new_in(pool: &EntryPool, hash: u64, key: K, value: V) -> Self {
+        let Some(block) = pool.take() else {
+            return Self::new(hash, key, value);
+        };
+        let entry = block.cast::<Entry<K, V>>();
+        // SAFETY: a pooled block is empty, ours alone, and has the layout of
+        // `Entry<K, V>` (*a block is empty*, `pool.rs`).
+        unsafe {
+            entry.as_ptr().write(Entry { hash, key, value });
+        }
+        Unpublished(entry)
     }
 
     pub(crate) fn as_ptr(&self) -> *mut Entry<K, V> {

@@ -23,7 +23,7 @@
 //! - [`scan`]: exact-once chunked iteration across resizes.
 //! - [`get_many`]: many lookups with their cache misses overlapped.
 //! - [`retire`]: epoch retirement; [`accounting`]: the bytes retired and
-//!   not yet freed.
+//!   not yet freed; [`pool`]: retired entries' blocks, recycled for inserts.
 //! - [`pages`]: large bucket arrays mapped from the OS, unmapped in slices.
 //! - [`sliced`]: big retired objects (large tables, cleared chains) freed a
 //!   bounded step per write instead of inside one collection.
@@ -83,6 +83,7 @@ pub(crate) mod lock;
 // Under loom no table is mapped from the OS (loom cannot model mmap).
 #[cfg_attr(loom, allow(dead_code))]
 pub(crate) mod pages;
+pub(crate) mod pool;
 pub(crate) mod prefetch;
 pub(crate) mod retire;
 pub(crate) mod scan;
@@ -167,6 +168,12 @@ impl<K, V> RawMap<K, V> {
         // SAFETY: `index` keeps the top `shard_bits` bits of the hash, so it
         // is below `2^shard_bits == shards.len()`.
         unsafe { self.shards.get_unchecked(index) }
+    }
+
+    /// A new entry for the shard of `hash` (see [`Shard::new_entry`]).
+    #[inline]
+    pub(crate) fn new_entry(&self, hash: u64, key: K, value: V) -> entry::Unpublished<K, V> {
+        self.shard(hash).new_entry(hash, key, value)
     }
 
     #[inline(always)]
@@ -439,6 +446,10 @@ impl<K, V> RawMap<K, V> {
             }
             last = now;
         }
+        // The collections above recycled what they freed: give it back.
+        for shard in self.shards.iter() {
+            shard.writer().pool.drain();
+        }
         finished
     }
 
@@ -466,6 +477,7 @@ impl<K, V> RawMap<K, V> {
             s.retired_bytes += shard.writer().retirer.accounting().pending_bytes()
                 + batched * Entry::<K, V>::BYTES;
             s.retired_objects += shard.writer().retirer.accounting().pending_objects() + batched;
+            s.pooled_bytes += shard.writer().pool.bytes();
             s.grows += c.grows.load(Relaxed);
             s.shrinks += c.shrinks.load(Relaxed);
             s.migrations_in_progress += usize::from(remaining > 0 || tables > 1);
@@ -481,6 +493,9 @@ impl<K, V> Drop for RawMap<K, V> {
     fn drop(&mut self) {
         for shard in self.shards.iter_mut() {
             shard.drop_tables();
+            // Destructors of batches still queued in the collector free
+            // their blocks from now on.
+            shard.writer().pool.close();
         }
     }
 }

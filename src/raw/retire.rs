@@ -62,17 +62,19 @@ impl Retirer {
 
     /// Retires a batch of unlinked objects of `object_bytes` each as one
     /// deferred destructor (one collector entry instead of one per object),
-    /// freeing each with `free_one`.
+    /// freeing them with `free_some`, a slice at a time (each object once).
     ///
     /// # Safety
     /// As [`Retirer::retire`], for every object of the batch.
-    pub(crate) unsafe fn retire_batch<T: 'static>(
+    pub(crate) unsafe fn retire_batch<T: 'static, F>(
         &self,
         guard: &Guard,
         batch: Vec<*mut T>,
         object_bytes: usize,
-        free_one: unsafe fn(*mut T),
-    ) {
+        mut free_some: F,
+    ) where
+        F: FnMut(&[*mut T]) + Send + 'static,
+    {
         let bytes = batch.len() * object_bytes;
         // SAFETY: per the contract, for each object. The destructor frees
         // the batch at once while this thread's inline budget lasts, else
@@ -82,13 +84,11 @@ impl Retirer {
             self.retire_sliced(guard, bytes, move || {
                 // inject: batch-frees-without-budget
                 if sliced::inline_free_allowed(batch.len()) {
-                    for object in batch {
-                        free_one(object);
-                    }
+                    free_some(&batch);
                     None
                 } else {
                     Some(
-                        Box::new(sliced::BatchFree::new(batch, object_bytes, free_one))
+                        Box::new(sliced::BatchFree::new(batch, object_bytes, free_some))
                             as Box<dyn Sliced>,
                     )
                 }

@@ -158,45 +158,38 @@ pub(crate) fn inline_free_allowed(objects: usize) -> bool {
 
 /// A retired batch of objects too many to free inline now (see
 /// [`INLINE_BUDGET`]), freed [`BATCH_STEP`] at a time.
-pub(crate) struct BatchFree<T> {
+pub(crate) struct BatchFree<T, F> {
     objects: Vec<*mut T>,
     freed: usize,
     object_bytes: usize,
-    free_one: unsafe fn(*mut T),
+    free_some: F,
 }
 
 // SAFETY: the objects are unreachable (their batch's grace period is over)
 // and owned by this value alone; freeing them on any thread is what the
 // batch's retirement already required of them (`Retirer::retire_batch`).
-unsafe impl<T> Send for BatchFree<T> {}
+unsafe impl<T, F: Send> Send for BatchFree<T, F> {}
 
-impl<T> BatchFree<T> {
+impl<T, F: FnMut(&[*mut T])> BatchFree<T, F> {
     /// # Safety
     /// As `Retirer::retire_batch`'s destructor: every object is unreachable,
-    /// owned by the batch alone, and sound to free with `free_one` on any
-    /// thread.
-    pub(crate) unsafe fn new(
-        objects: Vec<*mut T>,
-        object_bytes: usize,
-        free_one: unsafe fn(*mut T),
-    ) -> Self {
+    /// owned by the batch alone, and sound to free with `free_some` (each
+    /// once) on any thread.
+    pub(crate) unsafe fn new(objects: Vec<*mut T>, object_bytes: usize, free_some: F) -> Self {
         BatchFree {
             objects,
             freed: 0,
             object_bytes,
-            free_one,
+            free_some,
         }
     }
 }
 
-impl<T> Sliced for BatchFree<T> {
+impl<T, F: FnMut(&[*mut T]) + Send> Sliced for BatchFree<T, F> {
     fn step(&mut self) -> (usize, bool) {
         let end = (self.freed + BATCH_STEP).min(self.objects.len());
-        for &object in &self.objects[self.freed..end] {
-            // SAFETY: see `new`; `freed` only moves forward, so each object
-            // is freed once.
-            unsafe { (self.free_one)(object) };
-        }
+        // See `new`; `freed` only moves forward, so each object is freed once.
+        (self.free_some)(&self.objects[self.freed..end]);
         let bytes = (end - self.freed) * self.object_bytes;
         self.freed = end;
         (bytes, end == self.objects.len())
@@ -283,19 +276,20 @@ mod tests {
 
     static FREED: AtomicUsize = AtomicUsize::new(0);
 
-    /// # Safety
-    /// `object` came from `Box::into_raw` and is freed once.
-    unsafe fn free_one(object: *mut u64) {
-        // SAFETY: per the contract.
-        drop(unsafe { Box::from_raw(object) });
-        FREED.fetch_add(1, Relaxed);
+    /// Frees boxes the batch owns alone, each once.
+    fn free_some(objects: &[*mut u64]) {
+        for &object in objects {
+            // SAFETY: from `Box::into_raw`, owned by the batch, freed once.
+            drop(unsafe { Box::from_raw(object) });
+            FREED.fetch_add(1, Relaxed);
+        }
     }
 
     #[test]
     fn a_batch_free_frees_each_object_once_a_bounded_step_at_a_time() {
         let objects: Vec<*mut u64> = (0..300).map(|i| Box::into_raw(Box::new(i))).collect();
         // SAFETY: the boxes are owned by the batch alone.
-        let mut work = unsafe { BatchFree::new(objects, 8, free_one) };
+        let mut work = unsafe { BatchFree::new(objects, 8, free_some) };
         let (mut steps, mut bytes) = (0, 0);
         loop {
             let (freed, done) = work.step();

@@ -10,7 +10,10 @@
 //! than needed). So the batch may wait: `reclaim`, `clear` and dropping the
 //! map flush it, and stats count it as retired (`Counters::batched`).
 
+use std::sync::Arc;
+
 use crate::raw::entry::Entry;
+use crate::raw::pool::{self, EntryPool};
 use crate::raw::retire::Retirer;
 use crate::sync::epoch::Guard;
 use std::sync::atomic::Ordering::Relaxed;
@@ -25,12 +28,15 @@ pub(crate) const RETIRE_BATCH: usize = if cfg!(loom) { 1 } else { 64 };
 /// shard state).
 pub(crate) struct RetireBatch<K, V> {
     entries: Vec<*mut Entry<K, V>>,
+    /// Where the batch's blocks go once its grace period is over (`pool.rs`).
+    pool: Arc<EntryPool>,
 }
 
 impl<K, V> RetireBatch<K, V> {
-    pub(crate) const fn new() -> Self {
+    pub(crate) fn new(pool: Arc<EntryPool>) -> Self {
         RetireBatch {
             entries: Vec::new(),
+            pool,
         }
     }
 
@@ -70,14 +76,19 @@ impl<K, V> RetireBatch<K, V> {
         }
         let batch = std::mem::take(&mut self.entries);
         counters.batched.store(0, Relaxed);
+        // *Memory follows contents* (`pool.rs`): the pool's bound follows
+        // the shard's live entries.
+        self.pool.set_cap_for(counters.len.load(Relaxed));
+        let pool = Arc::clone(&self.pool);
+        let recycle = move |entries: &[*mut Entry<K, V>]| {
+            // SAFETY: `retire_batch` calls this once per entry, past its
+            // grace period; the entries were allocated by `Unpublished`.
+            unsafe { pool::recycle_entries(&pool, entries) };
+        };
         // SAFETY: every entry in the batch was unlinked (under this lock) and
         // is retired only once, here; K and V are Send + 'static, so the
         // destructor may run on any thread at any later time.
-        unsafe {
-            retirer.retire_batch(guard, batch, Entry::<K, V>::BYTES, |entry| {
-                drop(Box::from_raw(entry))
-            });
-        }
+        unsafe { retirer.retire_batch(guard, batch, Entry::<K, V>::BYTES, recycle) };
     }
 
     /// Takes the batch's entries out, for a caller that frees them itself

@@ -27,6 +27,16 @@ impl<K, V> Shard<K, V> {
         K: Send + 'static,
         V: Send + 'static,
     {
+        self.clear_tables(guard);
+        // The recycled blocks go too (*memory follows contents*, `pool.rs`).
+        self.writer.pool.drain();
+    }
+
+    fn clear_tables(&self, guard: &Guard)
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
         let (root, bytes) = {
             let mut state = self.lock();
             // Release, like every root change: pairs with `root`'s Acquire,
@@ -39,6 +49,7 @@ impl<K, V> Shard<K, V> {
             state
                 .retired
                 .flush(&self.writer.retirer, &self.writer.counters, guard);
+            self.writer.pool.set_cap_for(0);
             if root.is_null() {
                 return;
             }

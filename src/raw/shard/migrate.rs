@@ -270,13 +270,18 @@ impl<K, V> Shard<K, V> {
         // before it was collected: a reader that pins from now on sees the
         // mark and never enters the chain. Each is retired only here, once:
         // `Table::free_owned` skips the chains of MOVED buckets.
+        let free = |buckets: &[*mut Bucket<K, V>]| {
+            for &bucket in buckets {
+                // SAFETY: `retire_batch` calls this once per bucket, past
+                // its grace period.
+                unsafe { Bucket::free_overflow(bucket) }
+            }
+        };
         unsafe {
             // inject: free-old-overflow-immediately
             self.writer
                 .retirer
-                .retire_batch(guard, batch, Bucket::<K, V>::BYTES, |bucket| {
-                    Bucket::free_overflow(bucket)
-                });
+                .retire_batch(guard, batch, Bucket::<K, V>::BYTES, free);
         }
     }
 

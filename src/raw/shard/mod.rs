@@ -46,6 +46,7 @@
 
 use std::ptr;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 
 use crossbeam_utils::CachePadded;
 
@@ -60,6 +61,7 @@ use self::counters::{add, sub, Counters};
 use super::bucket::{Bucket, SlotRef};
 use super::entry::{Entry, Unpublished};
 use super::lock::{Locked, ShardLock};
+use super::pool::EntryPool;
 use super::retire::Retirer;
 use super::table::Table;
 use crate::sync::epoch::Guard;
@@ -130,6 +132,8 @@ pub(crate) struct Writer<K, V> {
     state: ShardLock<State<K, V>>,
     pub(crate) counters: Counters,
     pub(crate) retirer: Retirer,
+    /// Blocks of retired entries, for this shard's next entries (`pool.rs`).
+    pub(crate) pool: Arc<EntryPool>,
 }
 
 pub(crate) struct Shard<K, V> {
@@ -158,14 +162,16 @@ impl AfterUnlock {
 
 impl<K, V> Shard<K, V> {
     pub(crate) fn new(floor_log2: u32) -> Self {
+        let pool = Arc::new(EntryPool::for_entries::<K, V>());
         let writer = Writer {
             state: ShardLock::new(State {
                 floor_log2,
                 migration: None,
-                retired: RetireBatch::new(),
+                retired: RetireBatch::new(Arc::clone(&pool)),
             }),
             counters: Counters::default(),
             retirer: Retirer::default(),
+            pool,
         };
         writer
             .counters
@@ -179,6 +185,12 @@ impl<K, V> Shard<K, V> {
 
     pub(crate) fn writer(&self) -> &Writer<K, V> {
         &self.writer
+    }
+
+    /// A new entry for this shard, in a recycled block where one is free.
+    #[inline]
+    pub(crate) fn new_entry(&self, hash: u64, key: K, value: V) -> Unpublished<K, V> {
+        Unpublished::new_in(&self.writer.pool, hash, key, value)
     }
 
     /// The root table, as a reader sees it. Acquire pairs with the Release

@@ -181,6 +181,7 @@ impl<K, V> Shard<K, V> {
             }
         }
         after.run(guard);
+        self.writer.pool.drain();
     }
 }
 
