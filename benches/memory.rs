@@ -131,9 +131,7 @@ fn fill<H: Handle>(h: &mut H, n: usize) {
 fn quiet_now() -> Bytes {
     for _ in 0..16 {
         crossbeam_epoch::pin().flush();
-        let guard = scc::ebr::Guard::new();
-        guard.accelerate();
-        drop(guard);
+        common::scc_settle();
     }
     now()
 }
