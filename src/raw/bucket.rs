@@ -303,6 +303,20 @@ impl<K, V> Bucket<K, V> {
         Some(slot.bucket as *mut _)
     }
 
+    /// Makes the writer's first access to this bucket's page a write (under
+    /// the lock, before the first load). A successor table's memory may
+    /// come straight from the OS: a page first *read* is mapped to the
+    /// shared zero page, and the write that follows faults again to replace
+    /// it, which flushes the TLB of every core running the process (an IPI
+    /// each). Measured at 2 threads growing from empty: 18% of the time in
+    /// those flushes. Changes no value. A hint only: skipped under loom.
+    #[inline]
+    pub(crate) fn touch_for_write(&self) {
+        if !cfg!(loom) {
+            self.tags.touch();
+        }
+    }
+
     /// Marks the bucket MOVED (*MOVED is final*). Release: every copy of its
     /// entries into the successor, and the successor's link, happen-before a
     /// reader that sees the mark (pairs with the Acquire in `tags`).

@@ -155,6 +155,19 @@ impl AtomicTagWord {
     pub(crate) fn store(&self, word: TagWord, order: Ordering) {
         self.0.store(word.0, order);
     }
+
+    /// An atomic read-modify-write that changes nothing: a *write* access
+    /// to the word's page (see `Bucket::touch_for_write`). Relaxed: it
+    /// stores the value it read, and as a read-modify-write it continues
+    /// the release sequence of the store it read from, so a reader whose
+    /// Acquire load reads it still synchronises with that store. The
+    /// operand goes through `black_box`: LLVM lowers an `or` of a constant 0
+    /// to a plain load, which is exactly the read it must not be.
+    #[inline(always)]
+    pub(crate) fn touch(&self) {
+        // inject: touch-changes-the-word
+        self.0.fetch_or(std::hint::black_box(0), Ordering::Relaxed);
+    }
 }
 
 /// A set of slot indices, one bit per slot (the high bit of the slot's byte).

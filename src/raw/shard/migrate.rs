@@ -65,6 +65,16 @@ fn evacuate<K, V>(
     if bucket.tags().is_moved() {
         return;
     }
+    // The first access to the bucket's destination in the successor is a
+    // write, before any reader can follow the MOVED mark there: one page
+    // fault instead of two (see `Bucket::touch_for_write`). A doubling's two
+    // destination buckets share a page, a shrink has one; a bigger grow
+    // (`reserve`) touches each page of its range.
+    let (lo, hi) = old.range(index);
+    let per_page = (4096 / Bucket::<K, V>::BYTES).max(1);
+    for dest in (new.index(lo)..=new.index(hi)).step_by(per_page) {
+        new.bucket(dest).touch_for_write();
+    }
     // inject: moved-before-copied
     bucket.entries_locked(|entry| {
         // SAFETY: entries in a chain are live under the lock.
