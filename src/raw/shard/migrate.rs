@@ -232,6 +232,8 @@ impl<K, V> Shard<K, V> {
         V: Send + 'static,
     {
         let migration = state.migration.take().expect("a migration to complete");
+        // Evacuation wrote every page of the new root (`evacuate`).
+        state.prefault = usize::MAX;
         let old = self.root.load(Ordering::Relaxed);
         // SAFETY: live under the lock.
         let (old_log2, new) = unsafe { ((*old).log2(), (*old).next()) };

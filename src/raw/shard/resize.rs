@@ -138,7 +138,7 @@ impl<K, V> Shard<K, V> {
                 let root = Table::try_alloc(wanted, policy.map_large_tables)
                     .ok_or(ReserveError::AllocationFailed(Table::<K, V>::bytes(wanted)))?;
                 state.floor_log2 = wanted;
-                self.install_root(root, wanted);
+                self.install_root(&mut state, root, wanted);
                 return Ok(());
             }
             self.finish_migrations(&mut state, policy, guard, &mut after);
