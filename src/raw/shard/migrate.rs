@@ -70,10 +70,17 @@ fn evacuate<K, V>(
     // fault instead of two (see `Bucket::touch_for_write`). A doubling's two
     // destination buckets share a page, a shrink has one; a bigger grow
     // (`reserve`) touches each page of its range.
-    let (lo, hi) = old.range(index);
-    let per_page = (4096 / Bucket::<K, V>::BYTES).max(1);
-    for dest in (new.index(lo)..=new.index(hi)).step_by(per_page) {
-        new.bucket(dest).touch_for_write();
+    if migration.touch_pages {
+        let (lo, hi) = old.range(index);
+        let (mut dest, last) = (new.index(lo), new.index(hi));
+        let per_page = (4096 / Bucket::<K, V>::BYTES).max(1);
+        loop {
+            new.bucket(dest).touch_for_write();
+            dest += per_page;
+            if dest > last {
+                break;
+            }
+        }
     }
     // inject: moved-before-copied
     bucket.entries_locked(|entry| {
@@ -160,7 +167,7 @@ impl<K, V> Shard<K, V> {
         }
         let successor = alloc(log2).ok_or(Table::<K, V>::bytes(log2))?;
         root.set_next(successor);
-        state.migration = Some(Migration::new());
+        state.migration = Some(Migration::new(log2));
         let counters = &self.writer.counters;
         counters.tables.store(2, Relaxed);
         counters

@@ -128,16 +128,27 @@ pub(crate) struct Migration<K, V> {
     /// Overflow buckets of evacuated old buckets, not yet retired (the shard
     /// retires them in batches: protocol step 4).
     pub(crate) old_overflow: Vec<*mut Bucket<K, V>>,
+    /// Whether evacuation writes to each destination page first (a
+    /// successor big enough to be lazily zeroed memory: `evacuate`).
+    pub(crate) touch_pages: bool,
 }
 
 impl<K, V> Migration<K, V> {
-    pub(crate) fn new() -> Self {
+    /// A migration to a successor of `2^log2` buckets.
+    pub(crate) fn new(log2: u32) -> Self {
         Migration {
             cursor: 0,
             moved: 0,
             old_overflow: Vec::new(),
+            touch_pages: lazily_zeroed(log2),
         }
     }
+}
+
+/// Whether a table of `2^log2` buckets is big enough that its memory is
+/// likely fresh from the OS (lazily zeroed: see `Bucket::touch_for_write`).
+fn lazily_zeroed(log2: u32) -> bool {
+    Table::<u8, u8>::bytes(log2) >= PREFAULT_MIN_BYTES
 }
 
 pub(crate) struct Writer<K, V> {
@@ -367,11 +378,7 @@ impl<K, V> Shard<K, V> {
 
     /// Installs a fresh, empty root table (under the lock, with no root).
     fn install_root(&self, state: &mut State<K, V>, root: *mut Table<K, V>, log2: u32) {
-        state.prefault = if Table::<K, V>::bytes(log2) >= PREFAULT_MIN_BYTES {
-            0
-        } else {
-            usize::MAX
-        };
+        state.prefault = if lazily_zeroed(log2) { 0 } else { usize::MAX };
         let counters = &self.writer.counters;
         counters.tables.store(1, Relaxed);
         counters.buckets.store(1 << log2, Relaxed);
