@@ -111,14 +111,6 @@ fn settle() {
     }
 }
 
-/// A fixed pseudo-random function of `i` (splitmix64): "at random", repeatably.
-fn splitmix(i: u64) -> u64 {
-    let mut z = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// Relative difference of the allocator's count from the map's own.
 fn disagreement(allocator: isize, stats: &MapStats) -> f64 {
     let s = stats.total_bytes() as f64;
@@ -419,7 +411,8 @@ fn memory_follows_contents() {
     for i in 0..N {
         churned.insert(i, i + 1);
     }
-    let kept = |i: u64| splitmix(i) % 10 == 0;
+    // "At random", repeatably.
+    let kept = |i: u64| common::mix64(i) % 10 == 0;
     for i in (0..N).filter(|&i| !kept(i)) {
         churned.remove(&i);
     }
