@@ -21,6 +21,11 @@
 //! thread's start). Each cell is the median of several repetitions, maps
 //! interleaved within a repetition.
 //!
+//! Maps: every per-call map of `PER_CALL_MAPS`, plus evacmap and papaya
+//! through one pinned handle per thread (`evacmap-pin`, `papaya-pin`),
+//! renewed every `REFRESH` operations: ReadHeavy through `pin()` is one of
+//! the targets (BENCHMARKS.md).
+//!
 //! Output: benches/results/concurrent.json (see common::Report).
 
 #[macro_use]
@@ -187,6 +192,21 @@ fn run<M: BenchMap>(plans: &[Plan], capacity: usize) -> (f64, u64) {
     (ops as f64 / secs(end - start) / 1e6, surprises)
 }
 
+/// The maps of this bench: [`PER_CALL_MAPS`] with the pinned handles of
+/// evacmap and papaya next to their per-call rows, so that reads through
+/// `pin()` are measured on the same mixes as `get`.
+const MAPS: [&str; 9] = [
+    "evacmap",
+    "evacmap-blocking",
+    "evacmap-pin",
+    "dashmap",
+    "papaya",
+    "papaya-blocking",
+    "papaya-pin",
+    "scc",
+    "rwlock-std",
+];
+
 /// Key capacity C of the runs (see `Mix`).
 fn capacity() -> usize {
     1 << q(16, 20)
@@ -223,7 +243,7 @@ fn main() {
     }
     let capacity = capacity();
     let reps = q(1, 3);
-    let maps = selected_maps(&PER_CALL_MAPS);
+    let maps = selected_maps(&MAPS);
     let mut report = Report::new(
         "concurrent",
         json!({

@@ -29,7 +29,13 @@ import sys
 import time
 
 RESULTS = "benches/results"
+# The per-call peers: evacmap's `get` (one pin per call) is compared with these.
 PEERS = ["dashmap", "papaya", "papaya-blocking", "scc", "rwlock-std"]
+# The peers of evacmap through a pinned handle (`evacmap-pin`): the per-call
+# ones plus papaya through its own pinned handle.
+PIN_PEERS = ["dashmap", "papaya", "papaya-blocking", "papaya-pin", "scc", "rwlock-std"]
+# The cells of the concurrent targets: every map start at 1, 2 and 4 threads.
+CONC_CELLS = [(v, t) for v in ["presized", "empty"] for t in [1, 2, 4]]
 
 
 def size_key(s):
@@ -193,6 +199,16 @@ def single_table(doc):
     return text, ns
 
 
+def best_peer(mops, w, v, t, peers):
+    """(Mops/s, name) of the fastest of `peers` in one concurrent cell, or (None, None)."""
+    best = (None, None)
+    for p in peers:
+        m = mops.get((w, v, t, p))
+        if m is not None and (best[0] is None or m > best[0]):
+            best = (m, p)
+    return best
+
+
 def concurrent_table(doc):
     if doc is None:
         return "(no results: run `cargo bench --bench concurrent`)", {}
@@ -202,18 +218,25 @@ def concurrent_table(doc):
         k = (r["workload"], r["variant"], r["threads"])
         if k not in keys:
             keys.append(k)
-    header = ["workload", "map start", "threads", "evacmap Mops/s", "evacmap-blocking Mops/s"] + [f"vs {p}" for p in PEERS] + ["vs best peer"]
+    # "vs X": evacmap's `get` over X (papaya-pin included, as in §1 and §3);
+    # "vs best peer" over the per-call peers only, "pin vs best peer" is
+    # evacmap-pin over the best of PIN_PEERS. Bold: the cell meets its
+    # target (see targets_table).
+    shown = ["dashmap", "papaya", "papaya-blocking", "papaya-pin", "scc", "rwlock-std"]
+    header = (
+        ["workload", "map start", "threads", "evacmap Mops/s", "evacmap-blocking Mops/s", "evacmap-pin Mops/s"]
+        + [f"vs {p}" for p in shown]
+        + ["vs best peer", "pin vs best peer"]
+    )
     rows = []
     for w, v, t in keys:
         e = mops.get((w, v, t, "evacmap"))
-        row = [w, v, t, fmt(e), fmt(mops.get((w, v, t, "evacmap-blocking")))]
-        best = None
-        for p in PEERS:
-            m = mops.get((w, v, t, p))
-            row.append(rfmt(ratio(e, m)))
-            if m is not None and (best is None or m > best):
-                best = m
-        row.append(rfmt(ratio(e, best), target=1.0))
+        ep = mops.get((w, v, t, "evacmap-pin"))
+        row = [w, v, t, fmt(e), fmt(mops.get((w, v, t, "evacmap-blocking"))), fmt(ep)]
+        for p in shown:
+            row.append(rfmt(ratio(e, mops.get((w, v, t, p))), target=1.0 if p == "papaya" else None))
+        row.append(rfmt(ratio(e, best_peer(mops, w, v, t, PEERS)[0]), target=0.8 if w in ("Exchange", "RapidGrow") else None))
+        row.append(rfmt(ratio(ep, best_peer(mops, w, v, t, PIN_PEERS)[0]), target=1.3 if w == "ReadHeavy" else None))
         rows.append(row)
     return table(header, rows), mops
 
@@ -536,38 +559,74 @@ def cache_targets_table(cache, memory):
     return table(["target", "measured", "wanted", ""], rows)
 
 
+def threads_label(t):
+    return f"{t} thread{'s' if t > 1 else ''}"
+
+
+def worst_cell(cell_ratio):
+    """The minimum of `cell_ratio(variant, threads)` over CONC_CELLS.
+
+    `cell_ratio` returns (ratio, peer name or None), or None where the cell
+    has no result. Returns (ratio, "cell[, vs peer]", cells missing), the
+    ratio None when no cell has a result."""
+    found, missing = [], 0
+    for v, t in CONC_CELLS:
+        x = cell_ratio(v, t)
+        if x is None or x[0] is None:
+            missing += 1
+        else:
+            found.append((x[0], v, t, x[1]))
+    if not found:
+        return None, "", missing
+    r, v, t, peer = min(found, key=lambda f: f[0])
+    return r, f"{v}, {threads_label(t)}" + (f", vs {peer}" if peer else ""), missing
+
+
 def targets_table(single, conc, skew, pauses, memory):
+    """The "Targets" block: issue 11's targets that the results files measure.
+
+    (Its instruction-count targets come from scripts/instructions.sh, run by
+    hand; BENCHMARKS.md lists them below the table.)"""
     rows = []
 
     def add(name, value, target, ok):
         rows.append([name, value, target, "met" if ok else ("**missed**" if ok is not None else "–")])
 
-    for v in ["presized", "empty"]:
-        e = conc.get(("ReadHeavy", v, 2, "evacmap"))
-        p = conc.get(("ReadHeavy", v, 2, "papaya"))
-        d = conc.get(("ReadHeavy", v, 2, "dashmap"))
-        rp, rd = ratio(e, p), ratio(e, d)
-        add(f"ReadHeavy ({v}), 2 threads, vs papaya", rfmt(rp), "≥ 1.30×", None if rp is None else rp >= 1.3)
-        add(f"ReadHeavy ({v}), 2 threads, vs dashmap", rfmt(rd), "≥ 2.00×", None if rd is None else rd >= 2.0)
-    for m, label in [("evacmap", "`get`"), ("evacmap-pin", "`pin()`")]:
-        r = ratio(skew.get((2, m)), skew.get((2, "papaya")))
-        add(f"Zipf reads, 2 threads, evacmap {label} vs papaya", rfmt(r), "≥ 1.30×", None if r is None else r >= 1.3)
+    def add_min(name, cell_ratio, target):
+        """One row: the worst of the concurrent cells, against `target` (≥)."""
+        r, cell, missing = worst_cell(cell_ratio)
+        if r is None:
+            add(name, "–", f"≥ {target:.2f}×", None)
+            return
+        note = cell + (f"; {len(CONC_CELLS) - missing} of {len(CONC_CELLS)} cells" if missing else "")
+        ok = r >= target
+        # A met minimum over some of the cells is not the target met.
+        add(name, f"{rfmt(r)} ({note})", f"≥ {target:.2f}×", ok if (missing == 0 or not ok) else None)
+
+    every = "every start and thread count"
+    for w in ["ReadHeavy", "Exchange", "RapidGrow"]:
+        add_min(
+            f"{w}, {every}, evacmap `get` vs papaya",
+            lambda v, t: (ratio(conc.get((w, v, t, "evacmap")), conc.get((w, v, t, "papaya"))), None),
+            1.0,
+        )
+
+    def vs_best(w, m, peers):
+        def cell(v, t):
+            best, peer = best_peer(conc, w, v, t, peers)
+            return ratio(conc.get((w, v, t, m)), best), peer
+
+        return cell
+
+    add_min(f"ReadHeavy, {every}, evacmap `pin()` vs best peer", vs_best("ReadHeavy", "evacmap-pin", PIN_PEERS), 1.3)
     for w in ["Exchange", "RapidGrow"]:
-        for v in ["presized", "empty"]:
-            e = conc.get((w, v, 2, "evacmap"))
-            best = max((conc.get((w, v, 2, p)) or 0, p) for p in PEERS)
-            r = ratio(e, best[0]) if best[0] else None
-            add(f"{w} ({v}), 2 threads, vs best peer ({best[1]})", rfmt(r), "≥ 1.00×", None if r is None else r >= 1.0)
-    for t in [1, 2, 4]:
-        r = ratio(conc.get(("RapidGrow", "empty", t, "evacmap")), conc.get(("RapidGrow", "empty", t, "papaya")))
-        add(f"RapidGrow from empty, {t} thread{'s' if t > 1 else ''}, vs papaya", rfmt(r), "≥ 2.00×", None if r is None else r >= 2.0)
-    for size in sorted({k[1] for k in single if k[0] == "get_hit"}, key=size_key):
-        e, s = single.get(("get_hit", size, "evacmap")), single.get(("get_hit", size, "std"))
-        r = ratio(e, s)
-        add(f"single-thread get hit at {size}, evacmap time / std time", rfmt(r), "≤ 1.25×", None if r is None else r <= 1.25)
-        ep = single.get(("get_hit", size, "evacmap-pin"))
-        r = ratio(ep, s)
-        add(f"  (same through `pin()`)", rfmt(r), "≤ 1.25×", None if r is None else r <= 1.25)
+        add_min(f"{w}, {every}, evacmap `get` vs best peer", vs_best(w, "evacmap", PEERS), 0.8)
+    r = ratio(skew.get((2, "evacmap-pin")), skew.get((2, "papaya")))
+    add("Zipf reads, 2 threads, evacmap `pin()` vs papaya", rfmt(r), "≥ 1.30×", None if r is None else r >= 1.3)
+    size = next((s for s in {k[1] for k in single} if size_key(s) == 1e6), None)
+    for op in ["remove", "update"]:
+        r = ratio(single.get((op, size, "evacmap")), single.get((op, size, "dashmap")))
+        add(f"single-thread {op} at 1 M, evacmap time / dashmap time", rfmt(r), "≤ 2.00×", None if r is None else r <= 2.0)
     if pauses:
         e, d = pauses.get("evacmap"), pauses.get("dashmap")
         if e and d:

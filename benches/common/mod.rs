@@ -847,8 +847,9 @@ pub fn selected_maps(all: &[&'static str]) -> Vec<&'static str> {
     all.iter().copied().filter(|m| map_selected(m)).collect()
 }
 
-/// The maps of the concurrent, pauses and memory benchmarks: every map per
-/// operation (no pinned handles), evacmap and papaya in both resize modes.
+/// The maps of the pauses and memory benchmarks: every map per operation
+/// (no pinned handles), evacmap and papaya in both resize modes. The
+/// concurrent bench runs these plus the pinned handles (its own `MAPS`).
 pub const PER_CALL_MAPS: [&str; 7] = [
     "evacmap",
     "evacmap-blocking",
