@@ -205,13 +205,8 @@ impl<K, V> RawMap<K, V> {
         K: Send + 'static,
         V: Send + 'static,
     {
-        let shard = self.shard(hash);
-        let (entry, followed) = shard.find(self.pos(hash), hash, is_it, guard);
-        if followed {
-            // A migration is pending on this shard: help it finish.
-            self.help(shard, guard);
-        }
-        entry
+        self.shard(hash)
+            .find(&self.policy, self.pos(hash), hash, is_it, guard)
     }
 
     /// Starts loading the bucket a write of `hash` will search, so that its
@@ -225,17 +220,6 @@ impl<K, V> RawMap<K, V> {
         if let Some(table) = self.shard(hash).root(guard) {
             prefetch::prefetch(table.bucket_for(self.pos(hash)));
         }
-    }
-
-    /// Out of line: the read path stays small enough to inline.
-    #[cold]
-    #[inline(never)]
-    fn help(&self, shard: &Shard<K, V>, guard: &Guard)
-    where
-        K: Send + 'static,
-        V: Send + 'static,
-    {
-        shard.help(&self.policy, guard);
     }
 
     /// Runs a user closure for a read-modify-write of `hash`, and says

@@ -231,34 +231,63 @@ impl<K, V> Shard<K, V> {
         Some(table)
     }
 
-    /// Reader-side lookup. Returns the entry and whether the reader had to
-    /// follow a MOVED mark (a migration is pending: the caller may help).
+    /// Reader-side lookup. A reader that has to follow a MOVED mark (a
+    /// migration is pending) then helps it with one step
+    /// ([`Shard::find_moved`], out of the hot path).
     #[inline]
     pub(crate) fn find<'g>(
         &self,
+        policy: &Policy,
         pos: u64,
         hash: u64,
         is_it: impl Fn(&Entry<K, V>) -> bool,
         guard: &'g Guard,
-    ) -> (Option<&'g Entry<K, V>>, bool) {
-        let Some(mut table) = self.root(guard) else {
-            return (None, false);
-        };
-        let mut followed = false;
+    ) -> Option<&'g Entry<K, V>>
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        let table = self.root(guard)?;
+        let bucket = table.bucket_for(pos);
+        let tags = bucket.tags();
+        // inject: reader-ignores-moved
+        if tags.is_moved() {
+            return self.find_moved(policy, table, pos, hash, is_it, guard);
+        }
+        bucket.find_by(tags, hash, is_it)
+    }
+
+    /// [`Shard::find`] from a MOVED bucket of `table` on: follows the
+    /// successors to the key's bucket, then helps the migration.
+    #[cold]
+    #[inline(never)]
+    fn find_moved<'g>(
+        &self,
+        policy: &Policy,
+        mut table: &'g Table<K, V>,
+        pos: u64,
+        hash: u64,
+        is_it: impl Fn(&Entry<K, V>) -> bool,
+        guard: &'g Guard,
+    ) -> Option<&'g Entry<K, V>>
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
         loop {
             let bucket = table.bucket_for(pos);
             let tags = bucket.tags();
-            // inject: reader-ignores-moved
             if tags.is_moved() {
                 // SAFETY: a MOVED bucket implies a successor was linked
                 // (Release) before any mark (Acquire via `tags`); it is
                 // retired no earlier than this table.
                 table = unsafe { &*table.next() };
                 table.touch();
-                followed = true;
                 continue;
             }
-            return (bucket.find_by(tags, hash, is_it), followed);
+            let found = bucket.find_by(tags, hash, is_it);
+            self.help(policy, guard);
+            return found;
         }
     }
 
