@@ -20,8 +20,6 @@
 
 use std::ptr::NonNull;
 
-use super::pool::EntryPool;
-
 pub(crate) struct Entry<K, V> {
     /// The full hash, so that evacuation, filtering and resizing never call
     /// user `Hash` code again.
@@ -66,15 +64,20 @@ impl<K, V> Unpublished<K, V> {
         }))))
     }
 
-    /// [`Unpublished::new`] in a block recycled by `pool` where it has one.
+    /// [`Unpublished::new`] in `block` if there is one (a recycled block,
+    /// `pool.rs`), else in a fresh allocation.
+    ///
+    /// # Safety
+    /// `block`, if any, is memory of the global allocator with the layout of
+    /// `Entry<K, V>`, holding nothing, owned by the caller alone (what
+    /// `EntryPool::take` returns: *a block is empty*).
     #[inline]
-    pub(crate) fn new_in(pool: &EntryPool, hash: u64, key: K, value: V) -> Self {
-        let Some(block) = pool.take() else {
+    pub(crate) unsafe fn new_in(block: Option<NonNull<u8>>, hash: u64, key: K, value: V) -> Self {
+        let Some(block) = block else {
             return Self::new(hash, key, value);
         };
         let entry = block.cast::<Entry<K, V>>();
-        // SAFETY: a pooled block is empty, ours alone, and has the layout of
-        // `Entry<K, V>` (*a block is empty*, `pool.rs`).
+        // SAFETY: per the contract, the block is ours and fits an entry.
         unsafe {
             entry.as_ptr().write(Entry { hash, key, value });
         }

@@ -214,7 +214,9 @@ impl<K, V> Shard<K, V> {
     /// A new entry for this shard, in a recycled block where one is free.
     #[inline]
     pub(crate) fn new_entry(&self, hash: u64, key: K, value: V) -> Unpublished<K, V> {
-        Unpublished::new_in(&self.writer.pool, hash, key, value)
+        // SAFETY: this shard's pool holds blocks of `Entry<K, V>`'s layout,
+        // empty, and hands each out once.
+        unsafe { Unpublished::new_in(self.writer.pool.take(), hash, key, value) }
     }
 
     /// The root table, as a reader sees it. Acquire pairs with the Release
