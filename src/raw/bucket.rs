@@ -70,6 +70,14 @@ impl<K, V> Copy for SlotRef<K, V> {}
 impl<K, V> Bucket<K, V> {
     pub(crate) const BYTES: usize = std::mem::size_of::<Self>();
 
+    /// Buckets per 4 KiB page: writing one bucket every this many touches
+    /// every page of a bucket array once (`Bucket::touch_for_write`).
+    pub(crate) const PER_PAGE: usize = if Self::BYTES >= 4096 {
+        1
+    } else {
+        4096 / Self::BYTES
+    };
+
     pub(crate) fn new() -> Self {
         Bucket {
             tags: AtomicTagWord::new(TagWord::EMPTY),

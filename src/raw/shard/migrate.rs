@@ -73,10 +73,9 @@ fn evacuate<K, V>(
     if migration.touch_pages {
         let (lo, hi) = old.range(index);
         let (mut dest, last) = (new.index(lo), new.index(hi));
-        let per_page = (4096 / Bucket::<K, V>::BYTES).max(1);
         loop {
             new.bucket(dest).touch_for_write();
-            dest += per_page;
+            dest += Bucket::<K, V>::PER_PAGE;
             if dest > last {
                 break;
             }

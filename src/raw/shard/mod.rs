@@ -476,14 +476,13 @@ impl<K, V> Shard<K, V> {
     fn prefault_some(&self, state: &mut State<K, V>) {
         // SAFETY: under the lock, with a root (just installed or live).
         let root = unsafe { &*self.root.load(Ordering::Relaxed) };
-        let per_page = (4096 / Bucket::<K, V>::BYTES).max(1);
         for _ in 0..PREFAULT_PAGES_PER_WRITE {
             if state.prefault >= root.buckets() {
                 state.prefault = usize::MAX;
                 return;
             }
             root.bucket(state.prefault).touch_for_write();
-            state.prefault += per_page;
+            state.prefault += Bucket::<K, V>::PER_PAGE;
         }
     }
 
