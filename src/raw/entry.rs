@@ -42,11 +42,13 @@ impl<K, V> Entry<K, V> {
     /// Takes back an entry that was never published.
     ///
     /// # Safety
-    /// `ptr` came from [`Entry::alloc`], was never stored into a slot (or was
-    /// unpublished and no reader can have seen it), and is not used afterwards.
+    /// `ptr` came from an [`Unpublished`] (`publish`), was never stored into
+    /// a slot (or was unpublished and no reader can have seen it), and is not
+    /// used afterwards.
     pub(crate) unsafe fn unpublished_into_parts(ptr: *mut Self) -> (K, V) {
-        // SAFETY: the caller guarantees sole ownership of a live allocation
-        // made by `Box::into_raw` in `alloc`.
+        // SAFETY: the caller guarantees sole ownership of a live entry; its
+        // memory is the global allocator's with `Entry`'s layout (a `Box`'s,
+        // or a recycled block that was one: see the module doc).
         let entry = unsafe { Box::from_raw(ptr) };
         (entry.key, entry.value)
     }

@@ -14,7 +14,7 @@
 //! One pool per shard, shared (`Arc`) with the destructors of the shard's
 //! retired batches, which may run on any thread and after the map is gone.
 //! The blocks form a stack linked through their first word, guarded by a
-//! *try-lock* ([`EntryPool::take`], [`EntryPool::recycle`]): whoever finds it
+//! *try-lock* ([`EntryPool::take`], [`EntryPool::give`]): whoever finds it
 //! held does not wait, it falls back to the allocator (an insert allocates, a
 //! destructor frees). Nothing but pointer moves happens while it is held: no
 //! user code, no allocator call. So the pool never blocks an operation and
@@ -31,13 +31,13 @@
 //!   gives blocks, so a block is reused no earlier than the allocator could
 //!   have reused it. Pointer identity of live entries (`Expect::Is`) stays
 //!   sound for the same reason as without the pool.
-//! - *Memory follows contents*: the pool keeps at most [`EntryPool::cap`]
-//!   blocks, which the shard's writer sets to half its live entries plus
+//! - *Memory follows contents*: the pool keeps at most `cap` blocks
+//!   ([`EntryPool::set_cap_for`]), which the shard's writer sets to half its live entries plus
 //!   [`MIN_BLOCKS`] at every batch it retires; a give that finds more (the
 //!   shard shrank since) frees the excess, [`TRIM_STEP`] at a time. `clear`,
 //!   `shrink_to_fit`, `reclaim` and dropping the map free every pooled block.
 //!
-//! Under loom the pool is inert (never gives a block): the models keep their
+//! Under loom the pool is inert (never hands out a block): the models keep their
 //! quarantining allocator, which delays every reuse so that an early free is
 //! visible, and their state space.
 
