@@ -98,8 +98,18 @@ fn the_bound_is_global_and_exact() {
 fn a_tiny_cache_keeps_the_newest_of_unread_keys() {
     // With main empty the frequency door has no victim to compare with; it
     // once admitted the old key and so evicted each new one at once.
+    //
+    // The hash seed is fixed: with a random one, about 1 run in 1000 failed
+    // (2026-12-05, 4 of 3000 runs at e074102). The ghost filter's false
+    // positives (a few percent by design, `policy/ghost.rs`) may send a
+    // never-seen key straight to main, and from then on the door compares
+    // each new key with it; at equal frequency TinyLFU refuses the
+    // newcomer, which is what it is for (a scan does not flush the cache),
+    // and this test is about the empty-main case only.
     for capacity in 1..=3u64 {
-        let (cache, _log) = logged(capacity);
+        let cache: Cache<u64, u64, _> = Cache::builder()
+            .max_capacity(capacity)
+            .build_with_hasher(foldhash::fast::FixedState::with_seed(0));
         for i in 0..20 {
             cache.insert(i, i);
             assert_eq!(
