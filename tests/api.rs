@@ -525,7 +525,10 @@ fn check_stats(s: &MapStats, len: usize) {
         s.held_bytes(),
         s.table_bytes + s.entry_bytes + s.shard_bytes
     );
-    assert_eq!(s.total_bytes(), s.held_bytes() + s.retired_bytes);
+    assert_eq!(
+        s.total_bytes(),
+        s.held_bytes() + s.retired_bytes + s.pooled_bytes
+    );
     if len > 0 {
         assert!(
             s.entry_bytes >= len * 16,

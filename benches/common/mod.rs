@@ -198,8 +198,8 @@ pub trait BenchMap: Send + Sync + Sized + 'static {
     fn resizes(&self) -> Option<usize> {
         None
     }
-    /// (held, retired-not-yet-freed) bytes by the map's own accounting,
-    /// where it has one (evacmap's `stats()`).
+    /// (held, retired-not-yet-freed or pooled) bytes by the map's own
+    /// accounting, where it has one (evacmap's `stats()`).
     fn own_bytes(&self) -> Option<(usize, usize)> {
         None
     }
@@ -380,7 +380,7 @@ macro_rules! evac_common {
         }
         fn own_bytes(&self) -> Option<(usize, usize)> {
             let s = self.0.stats();
-            Some((s.held_bytes(), s.retired_bytes))
+            Some((s.held_bytes(), s.retired_bytes + s.pooled_bytes))
         }
     };
 }
