@@ -30,7 +30,9 @@
 //! - [`exclusive`], [`prefetch`]: walks with `&mut` access; cache hints.
 //!
 //! To follow an insert from the public call to the bucket write, read
-//! `map.rs` (`HashMap::insert`, `insert_entry`), this file ([`RawMap::swap`]),
+//! `map.rs` (`HashMap::insert`, `insert_entry`; its entry comes from
+//! [`RawMap::new_entry`], in a block of the shard's pool, `pool.rs`), this
+//! file ([`RawMap::swap`]),
 //! `shard/mod.rs` (`Shard::swap`, `prepare_write`, `apply`),
 //! `shard/counters.rs` (`Counters::publish`) and `bucket.rs`
 //! (`Bucket::insert`), top to bottom.

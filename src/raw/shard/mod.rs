@@ -2,8 +2,9 @@
 //! counters, retirement) on other cache lines.
 //!
 //! This file holds the struct and its locked state, the reader path
-//! ([`Shard::root`], [`Shard::find`]) and the conditional swap every write
-//! goes through ([`Shard::swap`]). The rest of the writer side is one
+//! ([`Shard::root`], [`Shard::find`]), new entries ([`Shard::new_entry`],
+//! from the shard's pool) and the conditional swap every write goes through
+//! ([`Shard::swap`], with a fresh big root's page prefault). The rest of the writer side is one
 //! concept a file, each importing this one and never imported by it (except
 //! the first two, which import nothing of the shard's):
 //! - `counters.rs`: the statistics, and [`Counters::publish`], the only way
