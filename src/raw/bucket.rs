@@ -72,11 +72,7 @@ impl<K, V> Bucket<K, V> {
 
     /// Buckets per 4 KiB page: writing one bucket every this many touches
     /// every page of a bucket array once (`Bucket::touch_for_write`).
-    pub(crate) const PER_PAGE: usize = if Self::BYTES >= 4096 {
-        1
-    } else {
-        4096 / Self::BYTES
-    };
+    pub(crate) const PER_PAGE: usize = 4096 / Self::BYTES;
 
     pub(crate) fn new() -> Self {
         Bucket {
