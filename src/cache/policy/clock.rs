@@ -59,6 +59,12 @@ impl Clock {
         }
     }
 
+    /// Moves the hand past the entry it is on (the victim just returned,
+    /// which is to stay): the next walk starts after it.
+    pub(crate) fn pass<S: Store>(&mut self, store: &mut S) {
+        store.next_in_order(&mut self.hand);
+    }
+
     /// Back to the start of the hash space.
     pub(crate) fn clear(&mut self) {
         self.hand = 0;

@@ -25,7 +25,15 @@
 //! - `evict` returns with `weight <= max_weight` unless the store refused
 //!   evictions (an entry removed concurrently, whose `on_remove` is still to
 //!   come), and each of its steps removes an entry, moves one out of the
-//!   small queue, or lowers a counter: it terminates.
+//!   small queue, or lowers a counter: it terminates;
+//! - new keys are never starved: each new key is kept at least until the
+//!   next one arrives, while the cache holds another entry, even where the
+//!   small queue's share is less than one entry (a tiny cache, a heavy
+//!   entry) and main is full of entries the door would defend at equal
+//!   frequency. The small queue's oldest entry leaves it for being over its
+//!   share only while another small entry is left, and the eviction that
+//!   a returning ghost's insert causes spares it in main (the small queue
+//!   gives an entry instead, or the hand passes over it).
 
 use super::climb::Climb;
 use super::clock::Clock;
@@ -96,6 +104,9 @@ pub struct Policy {
     len: u64,
     small_weight: u64,
     small_len: u64,
+    /// The id of the entry placed since the last [`Policy::evict`], if it
+    /// was a new key: the eviction its insert causes spares it.
+    newest: Option<u64>,
     small: SmallQueue,
     clock: Clock,
     ghosts: Ghosts,
@@ -129,6 +140,7 @@ impl Policy {
             len: 0,
             small_weight: 0,
             small_len: 0,
+            newest: None,
             small: SmallQueue::new(),
             clock: Clock::new(),
             ghosts: Ghosts::new(),
@@ -156,6 +168,7 @@ impl Policy {
         self.duel.on_miss(k);
         self.climb.on_miss(store, self.len);
         store.set_freq(entry, 0);
+        self.newest = Some(store.id(entry));
         let ghost = self.config.ghosts && self.ghosts.contains(k);
         if ghost && self.duel.rule(k) == Rule::Recency {
             store.set_region(entry, Region::Main);
@@ -207,7 +220,10 @@ impl Policy {
     pub fn evict<S: Store>(&mut self, store: &mut S) {
         // inject: cache-bound-off-by-one
         while self.weight > self.max_weight {
-            let small_over = self.small_weight as f64 > self.small_target();
+            // The small queue keeps its newest entry while main has one
+            // (see the invariants).
+            // inject: cache-small-evicts-newest
+            let small_over = self.small_weight as f64 > self.small_target() && self.small_len > 1;
             let main_empty = self.len == self.small_len;
             let small_first = (small_over || main_empty) && self.small_len > 0;
             let progressed = (small_first && self.leave_small(store))
@@ -238,6 +254,7 @@ impl Policy {
         self.small.tidy(store, self.small_len);
         self.sketch.fit(self.len);
         self.ghosts.fit(self.len);
+        self.newest = None;
     }
 
     /// The small queue's target weight.
@@ -327,11 +344,28 @@ impl Policy {
         })
     }
 
-    /// Evicts main's next victim. False if main is empty.
+    /// Evicts main's next victim. False if main is empty, or if the victim
+    /// is the newest key while the small queue has an entry to give instead.
     fn evict_main<S: Store>(&mut self, store: &mut S) -> bool {
-        let Some(victim) = self.main_victim(store) else {
+        let Some(mut victim) = self.main_victim(store) else {
             return false;
         };
+        // A returning ghost went straight to main: the eviction its own
+        // insert causes spares it (new keys are never starved). The small
+        // queue gives an entry instead, or else the hand passes over it.
+        // inject: cache-main-evicts-newest
+        if self.newest == Some(store.id(victim)) {
+            if self.small_len > 0 {
+                return false;
+            }
+            if self.len > 1 {
+                self.clock.pass(store);
+                let Some(next) = self.main_victim(store) else {
+                    return false;
+                };
+                victim = next;
+            }
+        }
         let weight = store.weight(victim);
         if store.evict(victim) {
             self.weight -= weight;
@@ -377,6 +411,7 @@ impl Policy {
     /// The store was emptied wholesale: forget everything and give the
     /// memory back.
     pub fn clear(&mut self) {
+        self.newest = None;
         self.weight = 0;
         self.len = 0;
         self.small_weight = 0;
