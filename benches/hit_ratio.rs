@@ -12,6 +12,7 @@
 //! cargo bench --bench hit_ratio -- --dump DIR    # traces as libCacheSim oracleGeneral files
 //! cargo bench --bench hit_ratio -- --memory 1000000 # the policy's bytes per entry
 //! cargo bench --bench hit_ratio -- --cache-threads 8 # the real cache on 8 threads (default 4)
+//! cargo bench --bench hit_ratio -- --cache-dispatch stride # ... thread t serving requests t, t+N, ...
 //! cargo bench --bench hit_ratio -- --cache-round 64 # ... in lockstep rounds of 64 requests
 //! cargo bench --bench hit_ratio -- --no-cache    # the policy and LRU only (faster)
 //! cargo bench --bench hit_ratio -- --live evacmap,moka # only these live caches
@@ -44,6 +45,8 @@ use std::io::{BufRead, BufReader, Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+use real_cache::Dispatch;
 
 // ---------------------------------------------------------------- contenders
 
@@ -196,8 +199,8 @@ fn policy_kind(name: &str, config: PolicyConfig, order: Order) -> Kind {
 }
 
 /// A live cache's replay on some threads (see [`real_cache::replay`]):
-/// (capacity, seed, keys, threads, round).
-type LiveReplay = fn(u64, u64, &[u64], usize, usize) -> real_cache::Replay;
+/// (capacity, seed, keys, threads, dispatch).
+type LiveReplay = fn(u64, u64, &[u64], usize, Dispatch) -> real_cache::Replay;
 
 /// A live cache: its `--live` name, the label of its columns, its replay.
 struct Live {
@@ -248,7 +251,7 @@ fn reordered_name(cache: &str, threads: usize) -> String {
 /// The default contenders: the policy and LRU, then (unless `cache_threads`
 /// is 0) each live cache of `live` on one thread and on `cache_threads`
 /// threads, with its control.
-fn contenders(seed: u64, cache_threads: usize, round: usize, live: &[String]) -> Vec<Kind> {
+fn contenders(seed: u64, cache_threads: usize, dispatch: Dispatch, live: &[String]) -> Vec<Kind> {
     let mut kinds = vec![
         policy_kind(
             "evacmap",
@@ -265,7 +268,7 @@ fn contenders(seed: u64, cache_threads: usize, round: usize, live: &[String]) ->
         if cache_threads > 0 {
             kinds.push(replay_kind(
                 &[&cache_name(cache.label, 1)],
-                move |capacity, keys| vec![replay(capacity, seed, keys, 1, 0).hit],
+                move |capacity, keys| vec![replay(capacity, seed, keys, 1, dispatch).hit],
             ));
         }
         if cache_threads > 1 {
@@ -276,7 +279,7 @@ fn contenders(seed: u64, cache_threads: usize, round: usize, live: &[String]) ->
             kinds.push(replay_kind(
                 &[&columns[0], &columns[1]],
                 move |capacity, keys| {
-                    let r = replay(capacity, seed, keys, cache_threads, round);
+                    let r = replay(capacity, seed, keys, cache_threads, dispatch);
                     vec![r.hit, r.reordered.unwrap()]
                 },
             ));
@@ -865,7 +868,7 @@ struct Options {
     variants: Option<Vec<usize>>,
     threads: usize,
     cache_threads: usize,
-    cache_round: usize,
+    cache_dispatch: Dispatch,
     live: Vec<String>,
     json: Option<PathBuf>,
     dump: Option<PathBuf>,
@@ -890,7 +893,7 @@ fn options() -> Options {
         variants: None,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         cache_threads: 4,
-        cache_round: 0,
+        cache_dispatch: Dispatch::Queue,
         live: LIVE.iter().map(|c| c.id.to_string()).collect(),
         json: Some(root.join("benches/results/hit_ratio.json")),
         dump: None,
@@ -913,7 +916,18 @@ fn options() -> Options {
             }
             "--threads" => o.threads = value().parse().unwrap(),
             "--cache-threads" => o.cache_threads = value().parse().unwrap(),
-            "--cache-round" => o.cache_round = value().parse().unwrap(),
+            "--cache-round" => {
+                o.cache_dispatch = Dispatch::Stride {
+                    round: value().parse().unwrap(),
+                }
+            }
+            "--cache-dispatch" => {
+                o.cache_dispatch = match value().as_str() {
+                    "queue" => Dispatch::Queue,
+                    "stride" => Dispatch::Stride { round: 0 },
+                    other => panic!("--cache-dispatch: queue or stride, not {other}"),
+                }
+            }
             "--no-cache" => o.cache_threads = 0,
             "--live" => {
                 o.live = value().split(',').map(str::to_string).collect();
@@ -1443,7 +1457,7 @@ fn main() {
         let mut kinds = if o.ablate {
             ablations(seed)
         } else {
-            contenders(seed, o.cache_threads, o.cache_round, &o.live)
+            contenders(seed, o.cache_threads, o.cache_dispatch, &o.live)
         };
         if let Some(v) = &o.variants {
             kinds = v.iter().map(|&i| kinds[i].clone()).collect();
@@ -1462,16 +1476,14 @@ fn main() {
         }
         if !live.is_empty() {
             report += &live_table(&points, &results, &live);
-            if o.cache_round > 0 {
-                writeln!(
-                    report,
-                    "\n(the live caches' {} threads in lockstep rounds of {} requests)",
-                    o.cache_threads, o.cache_round
-                )
-                .unwrap();
-            }
-            // 0: the threads run free after starting together.
-            concurrency.insert("lockstep_round".into(), o.cache_round.into());
+            writeln!(
+                report,
+                "\n(the live caches' {} threads take the trace's requests by {})",
+                o.cache_threads,
+                o.cache_dispatch.label()
+            )
+            .unwrap();
+            concurrency.insert("dispatch".into(), o.cache_dispatch.label().into());
         }
         let mut by_cache = serde_json::Map::new();
         for set in ["readme", "extra"] {
@@ -1508,7 +1520,7 @@ fn main() {
         }
         json_runs.push(serde_json::json!({
             "seed": seed,
-            "lockstep_round": o.cache_round,
+            "dispatch": o.cache_dispatch.label(),
             "sets": points.iter().map(|p| p.set).collect::<std::collections::BTreeSet<_>>(),
             "points": points.iter().zip(&results).map(|(p, r)| serde_json::json!({
                 "set": p.set,
@@ -1541,17 +1553,25 @@ fn main() {
     }
 }
 
-/// A run's lockstep round (0: free-running), also read from files written
-/// before runs recorded it at the top.
-fn run_round(run: &serde_json::Value) -> u64 {
-    run["lockstep_round"]
+/// How a run's live caches got their requests ([`Dispatch::label`]), also
+/// read from files written before runs recorded it: those recorded only a
+/// lockstep round (0: free-running), always by stride.
+fn run_dispatch(run: &serde_json::Value) -> String {
+    if let Some(d) = run["dispatch"].as_str() {
+        return d.to_string();
+    }
+    let round = run["lockstep_round"]
         .as_u64()
         .or_else(|| run["concurrency"]["lockstep_round"].as_u64())
-        .unwrap_or(0)
+        .unwrap_or(0);
+    Dispatch::Stride {
+        round: round as usize,
+    }
+    .label()
 }
 
 /// The runs to write: `new`, plus those already in the file at `path` that
-/// `new` does not replace. A run of the same seed and lockstep round is
+/// `new` does not replace. A run of the same seed and dispatch is
 /// replaced, except for the point sets that the new run did not measure
 /// (a run of the README's points keeps the extra points of an earlier
 /// `--extra` run): those are carried over, listed in `carried_over`.
@@ -1561,7 +1581,7 @@ fn merge_runs(path: &Path, new: Vec<serde_json::Value>) -> Vec<serde_json::Value
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|d| d["runs"].as_array().cloned())
         .unwrap_or_default();
-    let key = |r: &serde_json::Value| (r["seed"].as_u64(), run_round(r));
+    let key = |r: &serde_json::Value| (r["seed"].as_u64(), run_dispatch(r));
     let mut runs: Vec<serde_json::Value> = old
         .iter()
         .filter(|o| new.iter().all(|n| key(n) != key(o)))
@@ -1610,12 +1630,12 @@ fn merge_runs(path: &Path, new: Vec<serde_json::Value>) -> Vec<serde_json::Value
                 run["sets"] = serde_json::json!(all);
                 run["carried_over"] = serde_json::json!({
                     "sets": sets,
-                    "why": "not measured by this run: kept from the earlier run of the same seed and lockstep round",
+                    "why": "not measured by this run: kept from the earlier run of the same seed and dispatch",
                 });
             }
         }
         runs.push(run);
     }
-    runs.sort_by_key(|r| (r["seed"].as_u64(), run_round(r)));
+    runs.sort_by_key(|r| (r["seed"].as_u64(), run_dispatch(r)));
     runs
 }

@@ -7,21 +7,30 @@
 //!
 //! Replay: demand fill (`if cache.get(&k).is_none() { cache.insert(k, ()) }`),
 //! weight 1, capacity = the point's capacity, hit ratio = hits / requests.
-//! With `threads` threads, request `i` goes to thread `i % threads`; the
-//! threads start together (a barrier) on one shared cache and their hits
-//! are summed.
+//! On several threads the threads start together (a barrier) on one shared
+//! cache and their hits are summed. How the trace's requests reach them is
+//! the [`Dispatch`]:
 //!
-//! Each thread keeps its share of the trace in order, but nothing keeps the
-//! threads in step: a thread that runs while another waits for a core gets
-//! ahead by thousands of requests, so the cache sees a reordered trace, and
-//! a reordered trace has a hit ratio of its own whatever the cache does. To
-//! tell the two apart, a replay on several threads also records the order
-//! in which the requests reached the cache (a ticket taken just before each
-//! `get`), and [`replay`] replays that order again on one thread through a
-//! fresh cache of the same kind: `threads − reordered` is what concurrency
-//! itself changed, `reordered − 1 thread` what the reordering changed. With
-//! `round` > 0 the threads also wait for each other (a barrier) after every
-//! `round` requests of the trace, which bounds the reordering to a round.
+//! - [`Dispatch::Queue`] (the default): the trace is one stream of requests
+//!   served by a pool of workers, as a server serves its clients. Each
+//!   thread takes the next request from a shared cursor (`fetch_add`) and
+//!   serves it, so the cache sees the trace's order up to the requests in
+//!   flight at that moment (at most `threads − 1` of them may overtake one
+//!   another, more only while a thread that took a request waits for a core).
+//! - [`Dispatch::Stride`]: request `i` goes to thread `i % threads`, and each
+//!   thread replays its share in order. Nothing keeps the threads in step: a
+//!   thread that runs while another waits for a core gets ahead by thousands
+//!   of requests, so the cache sees a different trace, with a hit ratio of its
+//!   own whatever the cache does. With `round` > 0 the threads also wait for
+//!   each other (a barrier) after every `round` requests of the trace, which
+//!   bounds the reordering to a round.
+//!
+//! To tell what concurrency changed from what the order changed, a replay on
+//! several threads also records the order in which the requests reached the
+//! cache (a ticket taken just before each `get`), and [`replay`] replays that
+//! order again on one thread through a fresh cache of the same kind:
+//! `threads − reordered` is what concurrency itself changed, `reordered − 1
+//! thread` what the reordering changed.
 //!
 //! Every cache lets its hasher be chosen, so every cache hashes with the
 //! same one: foldhash's fast hasher seeded by the run's hash seed (the same
@@ -167,15 +176,36 @@ pub struct Replay {
     pub reordered: Option<f64>,
 }
 
+/// How a replay on several threads hands the trace's requests to its
+/// threads (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dispatch {
+    /// One shared cursor: each thread serves the next request of the trace.
+    Queue,
+    /// Request `i` to thread `i % threads`, in lockstep rounds of `round`
+    /// requests if `round` > 0, free-running otherwise.
+    Stride { round: usize },
+}
+
+impl Dispatch {
+    /// Its name in reports and JSON.
+    pub fn label(self) -> String {
+        match self {
+            Dispatch::Queue => "queue".into(),
+            Dispatch::Stride { round: 0 } => "stride".into(),
+            Dispatch::Stride { round } => format!("stride, lockstep rounds of {round}"),
+        }
+    }
+}
+
 /// Replays `keys` through a fresh `C` of `capacity` on `threads` threads,
-/// in lockstep rounds of `round` requests if `round` > 0 (see the module
-/// docs).
+/// handing them the requests as `dispatch` says (see the module docs).
 pub fn replay<C: LiveCache>(
     capacity: u64,
     seed: u64,
     keys: &[u64],
     threads: usize,
-    round: usize,
+    dispatch: Dispatch,
 ) -> Replay {
     let cache = C::new(capacity, seed);
     if threads <= 1 {
@@ -186,25 +216,42 @@ pub fn replay<C: LiveCache>(
         };
     }
     let barrier = Barrier::new(threads);
-    let round = if round == 0 { keys.len().max(1) } else { round };
+    let next_request = AtomicUsize::new(0);
     let next_ticket = AtomicUsize::new(0);
     let mut seen = vec![0u64; keys.len()];
     let hits: usize = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
-                let (cache, barrier, next_ticket) = (&cache, &barrier, &next_ticket);
+                let (cache, barrier) = (&cache, &barrier);
+                let (next_request, next_ticket) = (&next_request, &next_ticket);
                 s.spawn(move || {
                     let mut tickets = Vec::with_capacity(keys.len() / threads + 1);
                     let mut hits = 0;
-                    // Every thread sees the same rounds (the last one maybe
-                    // without a request for it), so all wait equally often.
-                    for (r, chunk) in keys.chunks(round).enumerate() {
-                        barrier.wait();
-                        // This thread's requests are those at i % threads == t.
-                        let first = (t + threads - (r * round) % threads) % threads;
-                        for &k in chunk.iter().skip(first).step_by(threads) {
-                            tickets.push((next_ticket.fetch_add(1, Relaxed), k));
-                            hits += usize::from(cache.request(k));
+                    let mut serve = |k: u64| {
+                        tickets.push((next_ticket.fetch_add(1, Relaxed), k));
+                        hits += usize::from(cache.request(k));
+                    };
+                    match dispatch {
+                        Dispatch::Queue => {
+                            barrier.wait();
+                            while let Some(&k) = keys.get(next_request.fetch_add(1, Relaxed)) {
+                                serve(k);
+                            }
+                        }
+                        Dispatch::Stride { round } => {
+                            let round = if round == 0 { keys.len().max(1) } else { round };
+                            // Every thread sees the same rounds (the last one
+                            // maybe without a request for it), so all wait
+                            // equally often.
+                            for (r, chunk) in keys.chunks(round).enumerate() {
+                                barrier.wait();
+                                // This thread's requests are those at
+                                // i % threads == t.
+                                let first = (t + threads - (r * round) % threads) % threads;
+                                for &k in chunk.iter().skip(first).step_by(threads) {
+                                    serve(k);
+                                }
+                            }
                         }
                     }
                     (hits, tickets)
@@ -222,7 +269,7 @@ pub fn replay<C: LiveCache>(
         hits
     });
     drop(cache);
-    let reordered = replay::<C>(capacity, seed, &seen, 1, 0).hit;
+    let reordered = replay::<C>(capacity, seed, &seen, 1, dispatch).hit;
     Replay {
         hit: percent(hits, keys.len()),
         reordered: Some(reordered),
