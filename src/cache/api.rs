@@ -15,7 +15,7 @@ use super::core::{CacheEntry, Core};
 use super::iter::Iter;
 use super::loading::Rules;
 use super::loads::Outcome;
-use super::slot::{Times, Timing};
+use super::slot::{Times, Timing, Untimed};
 use super::stats::CacheStats;
 use crate::sync::epoch::{self, Guard};
 use crate::DefaultHashBuilder;
@@ -53,7 +53,7 @@ struct Named<K, V, S> {
 /// The engine, built for the expiry settings: a cache without expiry keeps
 /// no times per entry and never reads its clock on a hit.
 pub(crate) enum Inner<K, V, S> {
-    Plain(Core<K, V, S, ()>),
+    Plain(Core<K, V, S, Untimed>),
     Timed(Core<K, V, S, Times>),
 }
 

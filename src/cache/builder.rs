@@ -11,7 +11,7 @@ use super::core::{Core, Parts, Settings, Weigher};
 use super::expiry::{Expiration, Expiry, MAX_EXPIRY};
 use super::future;
 use super::listener::{Listener, RemovalCause};
-use super::slot::{Slot, Times, Timing};
+use super::slot::{Slot, Times, Timing, Untimed};
 use crate::{BuildError, DefaultHashBuilder, HashMap};
 
 /// Why a cache cannot be built with these settings.
@@ -395,7 +395,7 @@ where
         let inner = if parts.expiration.any() {
             Inner::Timed(Core::new(map::<K, V, S, Times>(capacity, hasher)?, parts))
         } else {
-            Inner::Plain(Core::new(map::<K, V, S, ()>(capacity, hasher)?, parts))
+            Inner::Plain(Core::new(map::<K, V, S, Untimed>(capacity, hasher)?, parts))
         };
         Ok(Cache::from_inner(inner, self.name))
     }

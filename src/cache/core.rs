@@ -1,7 +1,8 @@
 //! The cache's engine: the map, the policy behind its lock, and the
 //! operations every public method is made of. Generic over `T`, the
-//! per-entry times: `()` for a cache without expiry (whose hits never read
-//! the clock and whose entries carry no times), [`Times`] for one with.
+//! per-entry access word and times: [`Untimed`] for a cache without expiry
+//! (whose hits never read the clock and whose entries carry no times, only
+//! a counter), [`Times`] for one with.
 //!
 //! # Invariants (kept by this file)
 //! 1. **A hit writes nothing shared**: it finds the entry with the map's
@@ -197,7 +198,7 @@ where
             meta.touch(None);
             return;
         }
-        let times = &entry.value.times;
+        let times = &meta.times;
         let mut custom = times.custom();
         if self.expiration.custom.is_some() {
             let new = self.expiration.custom_on_read(
@@ -334,7 +335,7 @@ where
             let now = self.time.now();
             let previous = old
                 .filter(|e| !self.expired(e, now))
-                .map(|e| e.value.times.custom());
+                .map(|e| e.value.meta.times.custom());
             let custom = self
                 .expiration
                 .custom_on_write(&self.time, &key, &value, now, previous);
@@ -361,8 +362,7 @@ where
         };
         Slot {
             value,
-            meta: Meta::new(weight, deadline),
-            times: T::new(now, custom),
+            meta: Meta::new(weight, T::new(now, custom, deadline)),
         }
     }
 
@@ -665,7 +665,7 @@ where
     }
 
     /// Whether an entry with this metadata has expired by now.
-    pub(crate) fn expired_now(&self, meta: &Meta) -> bool {
+    pub(crate) fn expired_now(&self, meta: &Meta<T>) -> bool {
         T::TIMED && self.time.now() >= meta.deadline()
     }
 }

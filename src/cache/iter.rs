@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::api::Inner;
 use super::core::Core;
-use super::slot::{Slot, Times, Timing};
+use super::slot::{Slot, Times, Timing, Untimed};
 
 /// The entries of a [`Cache`](super::Cache); see
 /// [`Cache::iter`](super::Cache::iter). Weakly consistent and exact-once,
@@ -23,7 +23,10 @@ pub struct Iter<'a, K, V, S> {
 }
 
 enum Walk<'a, K, V, S> {
-    Plain(&'a Core<K, V, S, ()>, crate::Iter<'a, K, Slot<V, ()>>),
+    Plain(
+        &'a Core<K, V, S, Untimed>,
+        crate::Iter<'a, K, Slot<V, Untimed>>,
+    ),
     Timed(&'a Core<K, V, S, Times>, crate::Iter<'a, K, Slot<V, Times>>),
 }
 
