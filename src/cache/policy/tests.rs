@@ -327,6 +327,24 @@ fn a_burst_of_new_keys_gets_in() {
 }
 
 #[test]
+fn with_main_empty_the_oldest_small_entry_leaves_by_recency() {
+    // Main is empty until the first eviction: the frequency door has no
+    // victim to compare with, so recency decides and the oldest unread key
+    // goes. A door that admitted it instead would put it in main and evict
+    // the next small entry in its place.
+    let config = PolicyConfig {
+        admission: Admission::Frequency,
+        ..PolicyConfig::new(3)
+    };
+    let mut s = SimStore::new(config);
+    for k in [1, 2, 3, 4] {
+        s.insert(k, 1);
+    }
+    let kept: Vec<u64> = (1..=4).filter(|&k| s.contains(k)).collect();
+    assert_eq!(kept, [2, 3, 4], "the oldest unread key should have gone");
+}
+
+#[test]
 fn a_loop_bigger_than_the_cache_keeps_part_of_it() {
     // LRU and S3-FIFO get nothing here; the frequency door keeps a share.
     let mut s = SimStore::new(PolicyConfig::new(1000));
