@@ -265,9 +265,15 @@ pub(crate) fn pin_for_read() -> Guard {
 }
 
 /// Finishes all queued work (what `reclaim` needs), except items another
-/// thread is stepping at this moment.
+/// thread is stepping at this moment, and gives back the queue's own buffer
+/// once it is empty (a few KiB that would otherwise outlive every map).
 pub(crate) fn finish_all() {
     while QUEUED.load(Relaxed) != 0 && step_one(true) {}
+    let mut queue = queue();
+    // inject: queue-keeps-buffer
+    if queue.is_empty() {
+        *queue = Vec::new();
+    }
 }
 
 #[cfg(test)]
@@ -301,6 +307,35 @@ mod tests {
             }
         }
         assert_eq!((steps, bytes), (300usize.div_ceil(BATCH_STEP), 300 * 8));
+    }
+
+    /// Work done in one step.
+    struct Done;
+
+    impl Sliced for Done {
+        fn step(&mut self) -> (usize, bool) {
+            (0, true)
+        }
+    }
+
+    #[test]
+    fn an_emptied_queue_gives_its_buffer_back() {
+        let accounting = Arc::new(Accounting::default());
+        accounting.retired(0, 1);
+        push(Queued {
+            work: Box::new(Done),
+            accounting: accounting.clone(),
+            pending: 0,
+        });
+        // Other tests of this binary may queue work meanwhile: the buffer
+        // must be gone after some `finish_all` that leaves the queue empty.
+        let given_back = (0..100).any(|_| {
+            finish_all();
+            let queue = queue();
+            queue.is_empty() && queue.capacity() == 0
+        });
+        assert!(given_back, "the empty queue kept its buffer");
+        assert_eq!(accounting.pending_objects(), 0);
     }
 
     #[test]
